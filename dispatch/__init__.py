@@ -1,0 +1,1 @@
+"""Dispatch: calls, units, status machine, assignment policy, event log, simulator."""

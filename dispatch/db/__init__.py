@@ -1,0 +1,1 @@
+"""SQL persistence for the dispatch core: engines, schema, migrations, spatial history queries."""

@@ -1,0 +1,1 @@
+"""Alembic migrations of the dispatch database, shipped inside the package."""

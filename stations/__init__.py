@@ -1,0 +1,1 @@
+"""Stations, fleet and hospitals as data; coverage analysis and station siting for planners."""

@@ -1,0 +1,1 @@
+"""Web: the FastAPI app, the websocket hub and the dispatcher, crew and planner pages."""

@@ -1,0 +1,84 @@
+"""`hanoi115 user create|passwd|list`: the admin command that makes the first users."""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import sys
+from typing import TYPE_CHECKING, Any
+
+from web.security.accounts import AccountError, Role, UserStore
+
+if TYPE_CHECKING:
+    from web.settings import Settings
+
+
+def register(sub: Any) -> None:
+    """Add `user` (create, passwd, list) to the `hanoi115` parser."""
+    parser = sub.add_parser("user", help="manage users (roles: dispatcher, crew, planner, admin)")
+    verbs = parser.add_subparsers(dest="user_command", required=True)
+    create = verbs.add_parser("create", help="add a user")
+    create.add_argument("username")
+    create.add_argument("--role", required=True, choices=[r.value for r in Role])
+    create.add_argument("--unit", default=None, help="the unit a crew user is bound to")
+    create.add_argument(
+        "--password-stdin", action="store_true", help="read the password from stdin"
+    )
+    create.set_defaults(handler=create_user)
+    passwd = verbs.add_parser("passwd", help="set a user's password")
+    passwd.add_argument("username")
+    passwd.add_argument("--password-stdin", action="store_true")
+    passwd.set_defaults(handler=set_password)
+    listing = verbs.add_parser("list", help="list users and roles")
+    listing.set_defaults(handler=list_users)
+
+
+def _store(settings: Settings) -> UserStore:
+    from dispatch.db.engine import make_engine
+    from dispatch.db.migrate import upgrade
+
+    upgrade(settings.database_url)  # the users table comes with the schema
+    return UserStore(make_engine(settings.database_url))
+
+
+def _password(args: argparse.Namespace) -> str:
+    if args.password_stdin:
+        return sys.stdin.readline().rstrip("\n")
+    first = getpass.getpass("password: ")
+    if first != getpass.getpass("again: "):
+        raise AccountError("the two passwords differ")
+    return first
+
+
+def create_user(args: argparse.Namespace, settings: Settings) -> int:
+    """`hanoi115 user create NAME --role R [--unit U] [--password-stdin]`."""
+    try:
+        user = _store(settings).create(
+            args.username, _password(args), role=args.role, unit_id=args.unit
+        )
+    except AccountError as exc:
+        print(f"hanoi115 user create: {exc}", file=sys.stderr)
+        return 2
+    where = f" (unit {user.unit_id})" if user.unit_id else ""
+    print(f"created {user.role.value} {user.username}{where}")
+    return 0
+
+
+def set_password(args: argparse.Namespace, settings: Settings) -> int:
+    """`hanoi115 user passwd NAME [--password-stdin]`."""
+    try:
+        _store(settings).set_password(args.username, _password(args))
+    except AccountError as exc:
+        print(f"hanoi115 user passwd: {exc}", file=sys.stderr)
+        return 2
+    print(f"password of {args.username} changed")
+    return 0
+
+
+def list_users(args: argparse.Namespace, settings: Settings) -> int:
+    """`hanoi115 user list`."""
+    for row in _store(settings).list():
+        unit = f" unit={row['unit_id']}" if row["unit_id"] else ""
+        state = "" if row["active"] else " (disabled)"
+        print(f"{row['username']}\t{row['role']}{unit}{state}")
+    return 0

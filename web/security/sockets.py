@@ -1,0 +1,86 @@
+"""Websocket sign-in: a token in the `token` query parameter or in the first message.
+
+`admit(websocket)` runs right after `accept()`: it returns the hub role and unit the socket
+may use, or closes the socket (4401 not signed in, 4403 not allowed) and returns None.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+
+from starlette.websockets import WebSocket, WebSocketDisconnect
+
+from web import protocol
+from web.security import policy
+from web.security.accounts import AuthError, Principal, decode_token
+
+log = logging.getLogger(__name__)
+CLOSE_UNAUTHENTICATED = 4401
+FIRST_MESSAGE_WAIT_S = 10.0
+
+
+async def admit(websocket: WebSocket) -> tuple[str, str | None] | None:
+    """(hub role, unit id) for an accepted socket, or None once it has been closed."""
+    secret_key: str = websocket.app.state.security.secret_key
+    params = websocket.query_params
+    try:
+        principal = await _principal(websocket, secret_key, params.get("token"))
+    except AuthError as exc:
+        await _refuse(websocket, CLOSE_UNAUTHENTICATED, "unauthenticated", str(exc))
+        return None
+    except WebSocketDisconnect:
+        return None
+    identity = policy.hub_identity(
+        principal, asked_role=params.get("role"), asked_unit=params.get("unit_id") or None
+    )
+    if isinstance(identity, str):
+        await _refuse(websocket, protocol.CLOSE_FORBIDDEN, "forbidden", identity)
+        return None
+    _audit(websocket, principal, identity)
+    return identity
+
+
+async def _principal(websocket: WebSocket, secret_key: str, token: str | None) -> Principal:
+    if token:
+        return decode_token(token, secret_key=secret_key)
+    try:
+        text = await asyncio.wait_for(websocket.receive_text(), timeout=FIRST_MESSAGE_WAIT_S)
+    except TimeoutError as exc:
+        raise AuthError("no token: send ?token=... or a first message {type: auth}") from exc
+    except KeyError as exc:  # a binary frame
+        raise AuthError("the first message must be a JSON text frame") from exc
+    try:
+        message = json.loads(text)
+    except ValueError as exc:
+        raise AuthError("the first message must be JSON {type: auth, token}") from exc
+    if not isinstance(message, dict) or message.get("type") != "auth":
+        raise AuthError("the first message must be {type: auth, token}")
+    raw = message.get("token")
+    if not isinstance(raw, str) or not raw:
+        raise AuthError("the auth message needs a token")
+    return decode_token(raw, secret_key=secret_key)
+
+
+async def _refuse(websocket: WebSocket, code: int, kind: str, reason: str) -> None:
+    try:
+        await websocket.send_text(protocol.dumps(protocol.error(code=kind, message=reason)))
+        await websocket.close(code=code, reason=reason[:120])
+    except (WebSocketDisconnect, RuntimeError):
+        pass
+
+
+def _audit(websocket: WebSocket, principal: Principal, identity: tuple[str, str | None]) -> None:
+    security = getattr(websocket.app.state, "security", None)
+    if security is None:
+        return
+    client = websocket.client
+    security.audit.record(
+        "WS /ws connect",
+        actor=principal.username,
+        role=principal.role.value,
+        ip=client.host if client else None,
+        status=101,
+        detail={"hub_role": identity[0], "unit_id": identity[1]},
+    )
