@@ -15,7 +15,7 @@ from typing import TypeVar
 from dispatch import events as ev
 from dispatch.model import DispatchState
 from dispatch.ports import EventRepository
-from dispatch.transitions import Batch, replay, rollback
+from dispatch.transitions import Batch, RollbackImpossible, replay, rollback
 
 T = TypeVar("T")
 Listener = Callable[[Sequence[ev.StoredEvent]], None]
@@ -29,6 +29,10 @@ class LiveLog:
         self._lock = threading.RLock()
         self._listeners: list[Listener] = []
         self._state = replay(repo.load_events())
+        # A log nobody else writes (the simulator's) needs no versions and no undo records;
+        # a command failing half-way then leaves the state unusable, and the service says so.
+        self._tracked = not getattr(repo, "single_writer", False)
+        self._broken: str | None = None
 
     @property
     def state(self) -> DispatchState:
@@ -56,12 +60,17 @@ class LiveLog:
     ) -> T:
         """Run one command: decide on the live state, commit, then publish."""
         with self._lock:
+            if self._broken is not None:
+                raise RollbackImpossible(self._broken)
             self._catch_up()
-            batch = Batch()
+            batch = Batch(tracked=self._tracked)
             try:
                 result = decide(self._state, batch)
                 stored = self._store(batch, idempotency_key)
-            except BaseException:
+            except BaseException as exc:
+                if not batch.tracked and batch.events:
+                    self._broken = f"a command failed after changing the state: {exc!r}"
+                    raise
                 rollback(self._state, batch)
                 raise
             self._advance(stored)

@@ -13,16 +13,19 @@ from dispatch.undo import entity_keys
 class InMemoryRepository:
     """Implements `dispatch.ports.EventRepository` in a list; thread-safe, not durable.
 
-    `keep_events=False` (simulation) still checks versions and numbers events but keeps
-    none, so a simulated year does not hold every event in memory.
+    `keep_events=False` (simulation) still numbers events but keeps none, so a simulated
+    year does not hold every event in memory. `single_writer=True` (simulation: one service
+    is the only writer) declares that no other writer exists: it keeps no entity versions,
+    and the service writing to it skips its version and undo bookkeeping (`LiveLog`).
     """
 
-    def __init__(self, *, keep_events: bool = True) -> None:
+    def __init__(self, *, keep_events: bool = True, single_writer: bool = False) -> None:
         self._events: list[ev.StoredEvent] = []
         self._versions: dict[str, int] = {}
         self._keys: dict[str, str] = {}
         self._last_seq = 0
         self._keep = keep_events
+        self.single_writer = single_writer
         self._lock = threading.Lock()
 
     def append(
@@ -41,11 +44,16 @@ class InMemoryRepository:
             created = None if idempotency_key is None else self._created(events, idempotency_key)
             stored = []
             seq = self._last_seq
-            for e in events:
-                seq += 1
-                stored.append(ev.StoredEvent(seq, e))
-                for key in entity_keys(e):
-                    versions[key] = versions.get(key, 0) + 1
+            if self.single_writer:
+                for e in events:
+                    seq += 1
+                    stored.append(ev.StoredEvent(seq, e))
+            else:
+                for e in events:
+                    seq += 1
+                    stored.append(ev.StoredEvent(seq, e))
+                    for key in entity_keys(e):
+                        versions[key] = versions.get(key, 0) + 1
             if idempotency_key is not None and created is not None:
                 self._keys[idempotency_key] = created
             self._last_seq = seq

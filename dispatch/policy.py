@@ -74,20 +74,66 @@ class Candidate:
         return self.eta_s is not None
 
 
-@dataclass(frozen=True, slots=True)
 class Recommendation:
-    """Units ranked for a call at `at_s`; unreachable units are listed last, not dropped."""
+    """Units ranked for a call at `at_s`; unreachable units are listed last, not dropped.
 
-    call_id: str
-    at_s: float
-    candidates: tuple[Candidate, ...]
-    scene_offroad_m: float  # walking leg (stretcher) from the road to the pin
-    scene_offroad_s: float
+    Read-only. The ranking is fixed when the recommendation is made (each unit's status and
+    origin are copied then); the `Candidate` objects are built on first access, and `best`
+    alone builds one (the simulator asks only for it, once per dispatch)."""
+
+    __slots__ = ("_all", "_pin", "_rows", "at_s", "call_id", "scene_offroad_m", "scene_offroad_s")
+
+    def __init__(
+        self,
+        call_id: str,
+        at_s: float,
+        rows: Sequence[_Fixed],
+        pin: Point,
+        scene_offroad_m: float,
+        scene_offroad_s: float,
+    ) -> None:
+        self.call_id = call_id
+        self.at_s = at_s
+        self.scene_offroad_m = scene_offroad_m  # walking leg (stretcher) from road to pin
+        self.scene_offroad_s = scene_offroad_s
+        self._rows = rows  # ranked: reachable by (ETA, unit id), then unreachable by unit id
+        self._pin = pin
+        self._all: tuple[Candidate, ...] | None = None
+
+    @property
+    def candidates(self) -> tuple[Candidate, ...]:
+        if self._all is None:
+            far: dict[Point, float] = {}  # straight_m per origin: units at a station share it
+            self._all = tuple(_candidate(row, self._pin, far) for row in self._rows)
+        return self._all
 
     @property
     def best(self) -> Candidate | None:
-        first = self.candidates[0] if self.candidates else None
-        return first if first is not None and first.reachable else None
+        if self._all is not None:
+            first = self._all[0] if self._all else None
+            return first if first is not None and first.reachable else None
+        if not self._rows or self._rows[0][9] is None:
+            return None
+        return _candidate(self._rows[0], self._pin, {})
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Recommendation):
+            return NotImplemented
+        return self._key() == other._key()
+
+    def __hash__(self) -> int:
+        return hash(self._key())
+
+    def __repr__(self) -> str:
+        return (
+            f"Recommendation(call_id={self.call_id!r}, at_s={self.at_s!r}, "
+            f"candidates={self.candidates!r}, scene_offroad_m={self.scene_offroad_m!r}, "
+            f"scene_offroad_s={self.scene_offroad_s!r})"
+        )
+
+    def _key(self) -> tuple[object, ...]:
+        offroad = (self.scene_offroad_m, self.scene_offroad_s)
+        return (self.call_id, self.at_s, self.candidates, *offroad)
 
 
 @dataclass(frozen=True, slots=True)
@@ -151,11 +197,7 @@ def recommend(
     free = _score(units, scene, snaps, at_s=at_s, turnout_s=turnout_s, config=config)
     divert = _divert_rows(state, call, scene, snaps, at_s=at_s, config=config, free=free)
     return Recommendation(
-        call_id=call.call_id,
-        at_s=at_s,
-        candidates=tuple(_ranked(free + divert, call.pin)),
-        scene_offroad_m=scene.offroad_m,
-        scene_offroad_s=scene.offroad_s,
+        call.call_id, at_s, _ranked(free + divert), call.pin, scene.offroad_m, scene.offroad_s
     )
 
 
@@ -183,16 +225,32 @@ def _row_eta(row: _Row) -> float | None:
     return None if row[1] is None else row[2] + row[1]
 
 
-def _ranked(rows: Sequence[_Row], pin: Point) -> list[Candidate]:
-    """`rank_candidates` on scored rows, building each Candidate once, with its rank."""
+# A ranked row, its unit's fields copied at ranking time: (unit_id, station_id, unit_type,
+# status, eta_s, travel_s, turnout_s, origin, diverts_call_id, rank, note).
+_Fixed = tuple[
+    str, str, UnitType, UnitStatus, float | None, float | None, float, Point, str | None,
+    int | None, str,
+]  # fmt: skip
+
+
+def _ranked(rows: Sequence[_Row]) -> list[_Fixed]:
+    """`rank_candidates` on scored rows: reachable by (ETA, unit id) with ranks 1..n, then
+    unreachable by unit id; each row's unit read now (it may change after)."""
     ok = sorted(
         ((eta, r[0].unit_id, r) for r in rows if (eta := _row_eta(r)) is not None),
         key=lambda t: (t[0], t[1]),
     )
     bad = sorted((r for r in rows if r[1] is None), key=lambda r: r[0].unit_id)
-    far: dict[Point, float] = {}  # straight_m per origin: units at one station share it
-    out = [_candidate(r, pin, rank, far) for rank, (_, _, r) in enumerate(ok, start=1)]
-    return out + [_candidate(r, pin, None, far) for r in bad]
+    out = [_fix(r, eta, rank) for rank, (eta, _, r) in enumerate(ok, start=1)]
+    return out + [_fix(r, None, None) for r in bad]
+
+
+def _fix(row: _Row, eta_s: float | None, rank: int | None) -> _Fixed:
+    unit, travel_s, turnout, diverting, note = row
+    origin = unit.home if unit.status == UnitStatus.AVAILABLE_AT_STATION else unit.position
+    diverts = unit.call_id if diverting else None
+    return (unit.unit_id, unit.station_id, unit.unit_type, unit.status, eta_s, travel_s,
+            turnout, origin, diverts, rank, note)  # fmt: skip
 
 
 def _score(
@@ -224,26 +282,15 @@ def _score(
     return out
 
 
-def _candidate(row: _Row, pin: Point, rank: int | None, far: dict[Point, float]) -> Candidate:
-    unit, travel_s, turnout, diverting, note = row
-    origin = unit.home if unit.status == UnitStatus.AVAILABLE_AT_STATION else unit.position
+def _candidate(row: _Fixed, pin: Point, far: dict[Point, float]) -> Candidate:
+    origin = row[7]
     distance_m = far.get(origin)
     if distance_m is None:
         distance_m = far[origin] = straight_m(origin, pin)
     return Candidate(
-        unit.unit_id,
-        unit.station_id,
-        unit.unit_type,
-        unit.status,
-        None if travel_s is None else turnout + travel_s,
-        travel_s,
-        turnout,
-        distance_m,
-        origin,
-        rank,
-        unit.call_id if diverting else None,
-        note,
-    )
+        row[0], row[1], row[2], row[3], row[4], row[5], row[6], distance_m, origin, row[9],
+        row[8], row[10],
+    )  # fmt: skip
 
 
 def divertible_units(state: DispatchState, call: Call, config: PolicyConfig) -> list[Unit]:

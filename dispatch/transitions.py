@@ -36,6 +36,12 @@ from dispatch.undo import (
 U = UnitStatus
 C = CallStatus
 
+
+class RollbackImpossible(RuntimeError):
+    """An untracked batch failed after changing the state; the state no longer matches the
+    log (only a single-writer log, the simulator's, runs untracked batches)."""
+
+
 LEGAL_UNIT_TRANSITIONS: dict[UnitStatus, frozenset[UnitStatus]] = {
     U.OFF_DUTY: frozenset({U.AVAILABLE_AT_STATION, U.OUT_OF_SERVICE}),
     U.AVAILABLE_AT_STATION: frozenset(
@@ -88,20 +94,27 @@ class Batch:
     events: list[ev.Event] = field(default_factory=list)
     expected_versions: dict[str, int] = field(default_factory=dict)
     before: dict[tuple[str, str], Undo | None] = field(default_factory=dict)
+    # False for a log with a single writer (the simulator's): no versions to check and no
+    # undo records; a command that fails after emitting cannot be rolled back then.
+    tracked: bool = True
 
 
 def emit(state: DispatchState, event: ev.Event, batch: Batch) -> ev.Event:
     """The chokepoint: check and apply `event` to `state`, then append it to `batch`."""
     spec = SPECS.get(type(event)) or event_spec(type(event))
-    note_versions(state, event, spec, batch.expected_versions)
-    remember(state, event, spec, batch.before)
+    if batch.tracked:
+        note_versions(state, event, spec, batch.expected_versions)
+        remember(state, event, spec, batch.before)
     _apply(state, event, spec)
     batch.events.append(event)
     return event
 
 
 def rollback(state: DispatchState, batch: Batch) -> None:
-    """Undo a batch applied by `emit` whose events were not stored."""
+    """Undo a batch applied by `emit` whose events were not stored (an untracked batch that
+    emitted anything cannot be undone: `RollbackImpossible`)."""
+    if not batch.tracked and batch.events:
+        raise RollbackImpossible(f"{len(batch.events)} applied events have no undo records")
     for (kind, ident), undo in batch.before.items():
         table: dict[str, Any] = state.units if kind == "unit" else state.calls
         if undo is None:

@@ -54,11 +54,18 @@ def snapshot_view(state: DispatchState, *, include_personal: bool = False) -> di
 
 def recommendation_view(rec: Recommendation) -> dict[str, Any]:
     """A recommendation as a JSON dict."""
-    out = asdict(rec)
-    for cand in out["candidates"]:
-        origin = cand["origin"]
-        cand["origin"] = [origin["lon"], origin["lat"]]
-    return out
+    candidates = []
+    for cand in rec.candidates:
+        row = asdict(cand)
+        row["origin"] = [cand.origin.lon, cand.origin.lat]
+        candidates.append(row)
+    return {
+        "call_id": rec.call_id,
+        "at_s": rec.at_s,
+        "candidates": candidates,
+        "scene_offroad_m": rec.scene_offroad_m,
+        "scene_offroad_s": rec.scene_offroad_s,
+    }
 
 
 def event_view(stored: StoredEvent, *, include_personal: bool = False) -> dict[str, Any]:

@@ -93,7 +93,7 @@ class Simulation:
         # call -> (hospital, ETA from the scene, when): the service's own choice, reused as the
         # drive time when the crew leaves at that moment (the same trip at the same time)
         self._chosen: dict[str, tuple[str, float | None, float]] = {}
-        self.repository = InMemoryRepository(keep_events=keep_events)
+        self.repository = InMemoryRepository(keep_events=keep_events, single_writer=True)
         self.service = DispatchService(
             self.repository,
             world.travel,

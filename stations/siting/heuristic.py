@@ -18,6 +18,10 @@ LOCAL_SHAKE_SHARE = 0.9
 SHAKE_NEIGHBOURS = 12
 #: Accept an equally good solution as the new incumbent (walk plateaus).
 ACCEPT_EQUAL = True
+#: The time limit is a hard cap: a round starts only if `ROUND_MARGIN` times the longest round
+#: so far, plus `END_RESERVE_S` for building the result, still fits in the budget.
+ROUND_MARGIN = 1.5
+END_RESERVE_S = 0.02
 
 
 def greedy(cost: FloatArray, weights: FloatArray, p: int, fixed: IntArray) -> IntArray:
@@ -86,7 +90,7 @@ def vns_pmedian(
 
     seed: seed of the random shakes.
     time_limit_s: budget in CPU seconds of this process (one core), so that a busy machine
-        slows the search down without cutting it short.
+        slows the search down without cutting it short; the search ends before it, not after.
     max_rounds: VNS rounds (shake + local search) at most.
     max_stall: stop after this many rounds without a new best.
     k_max: largest shake (number of random swaps); default max(10, free sites / 10).
@@ -111,8 +115,10 @@ def vns_pmedian(
     rng = np.random.default_rng(seed)
     k, rounds, stall = 1, 0, 0
     t_best = time.process_time() - cpu0
+    # Longest round so far: no round starts unless it can finish within the budget.
+    longest, now = 0.0, t_best
     while rounds < max_rounds and stall < max_stall:
-        if time.process_time() - cpu0 > time_limit_s:
+        if now + ROUND_MARGIN * longest + END_RESERVE_S >= time_limit_s:
             break
         rounds += 1
         _shake(state, slots, k, rng)
@@ -132,6 +138,8 @@ def vns_pmedian(
             state.move_to(best_sites)
             k = k + 1 if k < k_top else 1
             stall += 1
+        before, now = now, time.process_time() - cpu0
+        longest = max(longest, now - before)
     return _result(problem, best_sites, "vns", t0, rounds, t_best, time.process_time() - cpu0)
 
 

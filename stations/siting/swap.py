@@ -41,6 +41,8 @@ class SwapState:
         self._flat_sorted = (
             self._sorted_cost + np.arange(self.n)[:, None] * self._row_span
         ).ravel()
+        self._flat_cost = self._sorted_cost.ravel()
+        self._flat_order = self._order.ravel()
         self.sites = np.array(sites, dtype=np.int64)
         self.p = len(self.sites)
         self.slot_of = np.full(self.m, -1, dtype=np.int64)
@@ -59,6 +61,7 @@ class SwapState:
         self.gain = np.zeros(self.m)
         self.loss = np.zeros(self.p)
         self.extra = np.zeros((self.p, self.m))
+        self._extra_flat = self.extra.ravel()  # a view: in-place adds land in `extra`
         self._buffer = np.empty((self.p, self.m))
         everyone = np.arange(self.n)
         self._assign(everyone)
@@ -97,25 +100,26 @@ class SwapState:
         Only candidates closer than a demand's second-closest open site contribute, so each
         row touches a short prefix of its distance-sorted candidate list.
         """
-        w = self.weights[rows]
+        w = sign * self.weights[rows]
         c1 = self.c1[rows]
         c2 = self.c2[rows]
         slots = self.slot_of[self.f1[rows]]
-        np.add.at(self.loss, slots, sign * w * (c2 - c1))
-        ends = np.searchsorted(self._flat_sorted, c2 + rows * self._row_span) - rows * self.m
-        counts = ends.astype(np.int64)
+        self.loss += np.bincount(slots, weights=w * (c2 - c1), minlength=self.p)
+        row_start = rows * self.m
+        counts = np.searchsorted(self._flat_sorted, c2 + rows * self._row_span) - row_start
         total = int(counts.sum())
         if total == 0:
             return
         which = np.repeat(np.arange(len(rows)), counts)
-        pos = np.arange(total) - np.repeat(np.cumsum(counts) - counts, counts)
-        flat = rows[which] * self.m + pos
-        dist = self._sorted_cost.ravel()[flat]
-        cand = self._order.ravel()[flat]
+        # Position of each touched entry in the flattened sorted arrays.
+        flat = np.arange(total) + np.repeat(row_start - (np.cumsum(counts) - counts), counts)
+        dist = self._flat_cost[flat]
+        cand = self._flat_order[flat]
         wr, c1r = w[which], c1[which]
-        np.add.at(self.gain, cand, sign * wr * np.maximum(c1r - dist, 0.0))
-        won_back = sign * wr * (c2[which] - np.maximum(dist, c1r))
-        np.add.at(self.extra.ravel(), slots[which] * self.m + cand, won_back)
+        closer = np.maximum(c1r - dist, 0.0)
+        self.gain += np.bincount(cand, weights=wr * closer, minlength=self.m)
+        won_back = wr * (c2[which] - np.maximum(dist, c1r))
+        np.add.at(self._extra_flat, slots[which] * self.m + cand, won_back)
 
     def best_swap(self, slots: IntArray) -> tuple[int, int, float]:
         """The best (slot, candidate, delta) over closing a site in `slots` and opening any
@@ -133,16 +137,29 @@ class SwapState:
     def swap(self, slot: int, site: int) -> None:
         """Close the site in `slot` and open `site` in its place, re-booking affected demands."""
         closed = int(self.sites[slot])
-        rows = np.flatnonzero(
-            (self.f1 == closed) | (self.f2 == closed) | (self.cost[:, site] < self.c2)
-        )
+        d_new = self.cost[:, site]
+        lost = (self.f1 == closed) | (self.f2 == closed)
+        gained = ~lost & (d_new < self.c2)
+        rows = np.flatnonzero(lost | gained)
         self._book(rows, -1.0)
         self.extra[slot] = 0.0  # every demand booked on this slot was in `rows`
         self.loss[slot] = 0.0
         self.slot_of[closed] = -1
         self.slot_of[site] = slot
         self.sites[slot] = site
-        self._assign(rows)
+        # Demands that lost their closest or second-closest site: search all open sites.
+        self._assign(np.flatnonzero(lost))
+        # The others keep both; the new site only slides in as closest or second-closest.
+        near = np.flatnonzero(gained)
+        d = d_new[near]
+        first = d < self.c1[near]
+        top, second = near[first], near[~first]
+        self.f2[top] = self.f1[top]
+        self.c2[top] = self.c1[top]
+        self.f1[top] = site
+        self.c1[top] = d[first]
+        self.f2[second] = site
+        self.c2[second] = d[~first]
         self._book(rows, 1.0)
         self.objective = float(self.weights @ self.c1)
 

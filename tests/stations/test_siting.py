@@ -103,6 +103,33 @@ def test_swap_deltas_and_bookkeeping_are_exact(seed: int) -> None:
     assert np.allclose(extra, state.extra)
 
 
+@pytest.mark.parametrize("p", [1, 2, 4])
+def test_swap_bookkeeping_survives_ties(p: int) -> None:
+    # Small integer costs: many demands are equidistant from several sites, so the closest and
+    # second-closest sites are updated through ties on both the incremental and full paths.
+    rng = np.random.default_rng(p)
+    cost = rng.integers(0, 6, size=(50, 12)).astype(float)
+    weights = rng.integers(1, 4, 50).astype(float)
+    state = SwapState(cost, weights, rng.choice(12, p, replace=False), np.zeros(0, np.int64))
+    for _ in range(60):
+        closed = np.flatnonzero(state.slot_of < 0)
+        state.swap(int(rng.integers(p)), int(closed[rng.integers(len(closed))]))
+        assert state.objective == pytest.approx(weights @ cost[:, state.sites].min(axis=1))
+    c1, c2 = state.c1.copy(), state.c2.copy()
+    gain, loss, extra = state.gain.copy(), state.loss.copy(), state.extra.copy()
+    state.rebuild()
+    assert np.array_equal(c1, state.c1) and np.array_equal(c2, state.c2)
+    assert np.allclose(gain, state.gain) and np.allclose(loss, state.loss)
+    assert np.allclose(extra, state.extra)
+
+
+def test_time_limit_is_a_hard_cap() -> None:
+    problem = _random_problem(11, n=300, m=300, p=30)
+    result = vns_pmedian(problem, time_limit_s=0.4, max_rounds=10**6, max_stall=10**6)
+    assert result.iterations > 0
+    assert 0.0 < float(result.extra["cpu_seconds"]) < 0.4  # type: ignore[arg-type]
+
+
 def test_greedy_matches_a_plain_greedy() -> None:
     problem = _random_problem(3, n=30, m=20, p=6)
     chosen: list[int] = []
