@@ -149,15 +149,20 @@ class Simulation:
         heapq.heappush(self._heap, (at_s, next(self._seq), kind, a, b, step))
 
     def _observe(self, stored: Sequence[ev.StoredEvent]) -> None:
+        self.events += len(stored)
+        units = self.units
         for item in stored:
             event = item.event
-            self.events += 1
-            self.units.observe(event)
-            if isinstance(event, ev.UnitSuggested):
+            # exact-type tests (event classes are never subclassed): cheaper than isinstance
+            if type(event) is ev.UnitStatusChanged:
+                units.status(event.unit_id, event.to_status, event.at_s)
+            elif type(event) is ev.UnitAssigned:
+                units.assigned(event.unit_id, event.at_s)
+            elif type(event) is ev.UnitSuggested:
                 self._suggested.append((event.unit_id, event.call_id))
-            elif isinstance(event, ev.HospitalChosen):
+            elif type(event) is ev.HospitalChosen:
                 self._chosen[event.call_id] = (event.hospital_id, event.eta_s, event.at_s)
-            elif isinstance(event, ev.CallClosed | ev.CallCancelled):
+            elif type(event) is ev.CallClosed or type(event) is ev.CallCancelled:
                 self._finished.append(event.call_id)
 
     def _settle(self) -> None:

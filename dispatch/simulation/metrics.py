@@ -8,7 +8,6 @@ from typing import Any
 
 import numpy as np
 
-from dispatch import events as ev
 from dispatch.model import FREE_STATUSES, DispatchState, UnitStatus
 from dispatch.simulation.demand import CallPlan
 from dispatch.simulation.scenario import Scenario
@@ -69,17 +68,16 @@ class UnitRecorder:
         self.utc_offset_s = utc_offset_s
         self.busy_since: dict[str, float] = {}
         self.busy_s: dict[str, float] = {}
-        self.by_hour_s: dict[str, np.ndarray] = {}
+        self.by_hour_s: dict[str, list[float]] = {}
         self.dispatches: dict[str, int] = {}
 
-    def observe(self, event: ev.Event) -> None:
-        if isinstance(event, ev.UnitAssigned):
-            self.dispatches[event.unit_id] = self.dispatches.get(event.unit_id, 0) + 1
-            self._status(event.unit_id, UnitStatus.DISPATCHED, event.at_s)
-        elif isinstance(event, ev.UnitStatusChanged):
-            self._status(event.unit_id, event.to_status, event.at_s)
+    def assigned(self, unit_id: str, at_s: float) -> None:
+        """A unit was sent to a call (`UnitAssigned`)."""
+        self.dispatches[unit_id] = self.dispatches.get(unit_id, 0) + 1
+        self.status(unit_id, UnitStatus.DISPATCHED, at_s)
 
-    def _status(self, unit_id: str, status: UnitStatus, at_s: float) -> None:
+    def status(self, unit_id: str, status: UnitStatus, at_s: float) -> None:
+        """A unit's status changed (`UnitStatusChanged`, or the dispatch of `assigned`)."""
         busy = status not in _IDLE
         since = self.busy_since.get(unit_id)
         if busy and since is None:
@@ -99,7 +97,9 @@ class UnitRecorder:
         if t1_s <= t0_s:
             return
         self.busy_s[unit_id] = self.busy_s.get(unit_id, 0.0) + t1_s - t0_s
-        hours = self.by_hour_s.setdefault(unit_id, np.zeros(24))
+        hours = self.by_hour_s.get(unit_id)
+        if hours is None:
+            hours = self.by_hour_s[unit_id] = [0.0] * 24  # a list: scalar adds, no numpy
         local, end = t0_s + self.utc_offset_s, t1_s + self.utc_offset_s
         while local < end:
             step = min((math.floor(local / 3600.0) + 1) * 3600.0, end) - local
@@ -113,7 +113,7 @@ class UnitRecorder:
                 "unit_id": unit_id,
                 "station_id": unit.station_id,
                 "busy_s": self.busy_s.get(unit_id, 0.0),
-                "busy_by_hour_s": self.by_hour_s.get(unit_id, np.zeros(24)).tolist(),
+                "busy_by_hour_s": list(self.by_hour_s.get(unit_id, [0.0] * 24)),
                 "dispatches": self.dispatches.get(unit_id, 0),
             }
             for unit_id, unit in sorted(state.units.items())
