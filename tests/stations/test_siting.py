@@ -130,6 +130,18 @@ def test_time_limit_is_a_hard_cap() -> None:
     assert 0.0 < float(result.extra["cpu_seconds"]) < 0.4  # type: ignore[arg-type]
 
 
+def test_search_stops_once_it_stalls_for_max_stall_s() -> None:
+    problem = _random_problem(11, n=300, m=300, p=30)
+    result = vns_pmedian(
+        problem, time_limit_s=60.0, max_rounds=10**9, max_stall=10**9, max_stall_s=0.3
+    )
+    cpu = float(result.extra["cpu_seconds"])  # type: ignore[arg-type]
+    to_best = float(result.extra["cpu_seconds_to_best"])  # type: ignore[arg-type]
+    assert result.iterations > 0
+    assert 0.3 <= cpu - to_best < 1.0  # stopped by the stall clock, not the 60 s budget
+    assert cpu < 10.0
+
+
 def test_greedy_matches_a_plain_greedy() -> None:
     problem = _random_problem(3, n=30, m=20, p=6)
     chosen: list[int] = []
