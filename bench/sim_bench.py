@@ -16,6 +16,7 @@ import argparse
 import json
 import os
 import resource
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -27,7 +28,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from dispatch.simulation.engine import simulate  # noqa: E402
-from dispatch.simulation.runner import run_scenario, world_for  # noqa: E402
+from dispatch.simulation.runner import world_for  # noqa: E402
 from dispatch.simulation.scenario import load_scenario  # noqa: E402
 
 TARGET_YEAR_S = {"baseline_core7": 10.0, "demand_x10": 100.0}
@@ -88,13 +89,26 @@ def one_core(name: str, days: float, graph_dir: Path, eta_us: float) -> dict[str
 
 
 def processes(days: float, graph_dir: Path, workers: int) -> dict[str, Any]:
-    """Replications of the 1x scenario: all in one process, then spread over `workers`."""
-    scenario = load_scenario("baseline_core7").with_overrides(days=days, replications=workers)
+    """Replications of the 1x scenario: all in one process, then spread over `workers`, each
+    measured in a fresh interpreter (cold caches both times) from graph load to results."""
     out: dict[str, Any] = {"replications": workers, "days_each": days}
     for n in (1, workers):
-        started = time.perf_counter()
-        run_scenario(scenario, graph_dir=graph_dir, workers=n)
-        out[f"wall_s_{n}_process{'es' if n > 1 else ''}"] = round(time.perf_counter() - started, 2)
+        code = (
+            "import sys, time; sys.path.insert(0, sys.argv[1]); t = time.perf_counter()\n"
+            "from pathlib import Path\n"
+            "from dispatch.simulation.runner import run_scenario\n"
+            "from dispatch.simulation.scenario import load_scenario\n"
+            "s = load_scenario('baseline_core7').with_overrides("
+            "days=float(sys.argv[2]), replications=int(sys.argv[3]))\n"
+            "run_scenario(s, graph_dir=Path(sys.argv[4]), workers=int(sys.argv[5]))\n"
+            "print(time.perf_counter() - t)\n"
+        )
+        args = [str(REPO), str(days), str(workers), str(graph_dir), str(n)]
+        done = subprocess.run(
+            [sys.executable, "-c", code, *args], capture_output=True, text=True, check=True
+        )
+        key = f"wall_s_{n}_process{'es' if n > 1 else ''}"
+        out[key] = round(float(done.stdout.strip().splitlines()[-1]), 2)
     out["speedup"] = round(out["wall_s_1_process"] / out[f"wall_s_{workers}_processes"], 2)
     return out
 

@@ -37,6 +37,8 @@ def _simulate(args: argparse.Namespace, settings: Any) -> int:
     from dispatch.simulation.runner import ScenarioResult, load_router, run_scenario
     from dispatch.simulation.scenario import load_scenario
 
+    # No tqdm monitor thread: replications are forked only from a single-threaded process.
+    tqdm.monitor_interval = 0
     overrides = {
         k: v
         for k, v in (("days", args.days), ("replications", args.replications), ("seed", args.seed))

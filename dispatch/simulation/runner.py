@@ -1,7 +1,8 @@
 """Run a scenario's replications, in this process or spread over worker processes.
 
 The planner page and the CLI both call `run_scenario`, with an optional progress callback
-`progress(fraction_done, message)`. Each worker process loads the road graph once.
+`progress(fraction_done, message)`. Forked workers inherit the road graph and the world
+built here; spawned ones (when threads run here) load the graph once each.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ import concurrent.futures as cf
 import functools
 import multiprocessing
 import queue as queue_mod
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
@@ -71,7 +73,8 @@ def _worker(
     def report(fraction: float) -> None:
         channel.put((replication, fraction))
 
-    return run_replication(scenario, replication, graph_dir=graph_dir, progress=report)
+    world = _INHERITED[0] if _INHERITED else None  # forked: the parent's world
+    return run_replication(scenario, replication, graph_dir=graph_dir, world=world, progress=report)
 
 
 def run_scenario(
@@ -82,8 +85,10 @@ def run_scenario(
     workers: int = 1,
     progress: Progress | None = None,
 ) -> ScenarioResult:
-    """All replications of `scenario`; `workers` > 1 spreads them over processes (when the
-    graph folder is known; with only a `router` object they run here, one after another)."""
+    """All replications of `scenario`; `workers` > 1 spreads them over processes: forked
+    from this one, inheriting the world built here once, when no other thread runs here;
+    else spawned, each loading the graph from `graph_dir` (with only a `router` object they
+    then run here, one after another)."""
     n = scenario.replications
     done = [0.0] * n
 
@@ -92,35 +97,74 @@ def run_scenario(
         if progress is not None:
             progress(sum(done) / n, f"{scenario.name}: replication {replication + 1}/{n}")
 
-    # Worker processes load the graph themselves: they need its folder, not a Router object.
-    can_spread = graph_dir is not None or scenario.fixed_travel_s is not None
-    if workers <= 1 or n == 1 or not can_spread:
+    if workers <= 1 or n == 1:
+        runs = _run_here(scenario, graph_dir, router, tell)
+    elif _fork_ok():
+        # Build the world here once; forked workers inherit it (graph, memo, tables).
         world = world_for(scenario, graph_dir, router)
-        runs = [
-            run_replication(scenario, r, world=world, progress=functools.partial(tell, r))
-            for r in range(n)
-        ]
+        runs = _run_pool(scenario, "fork", world, None, min(workers, n), tell)
+    elif graph_dir is not None or scenario.fixed_travel_s is not None:
+        # Spawned workers load the graph themselves: they need its folder, not a Router.
+        runs = _run_pool(scenario, "spawn", None, graph_dir, min(workers, n), tell)
     else:
-        runs = _run_parallel(scenario, graph_dir, min(workers, n), tell)
+        runs = _run_here(scenario, graph_dir, router, tell)
     return ScenarioResult(scenario, runs, kpis(runs))
 
 
-def _run_parallel(
-    scenario: Scenario, graph_dir: Path | None, workers: int, tell: Callable[[int, float], None]
+def _run_here(
+    scenario: Scenario,
+    graph_dir: Path | None,
+    router: Any | None,
+    tell: Callable[[int, float], None],
 ) -> list[RunResult]:
-    context = multiprocessing.get_context("spawn")
-    with context.Manager() as manager, cf.ProcessPoolExecutor(workers, mp_context=context) as pool:
-        channel = manager.Queue()
-        futures = [
-            pool.submit(_worker, scenario, r, graph_dir, channel)
-            for r in range(scenario.replications)
-        ]
-        pending = set(futures)
-        while pending:
-            _, pending = cf.wait(pending, timeout=0.2)
+    world = world_for(scenario, graph_dir, router)
+    return [
+        run_replication(scenario, r, world=world, progress=functools.partial(tell, r))
+        for r in range(scenario.replications)
+    ]
+
+
+def _fork_ok() -> bool:
+    """Whether workers may be forked: the platform forks, and no other thread runs here
+    (a thread holding a lock at the fork would leave it held in the child forever)."""
+    return "fork" in multiprocessing.get_all_start_methods() and threading.active_count() == 1
+
+
+# The world forked workers run in: set in the parent just before the pool forks them.
+_INHERITED: list[World] = []
+
+
+def _run_pool(
+    scenario: Scenario,
+    method: str,
+    world: World | None,
+    graph_dir: Path | None,
+    workers: int,
+    tell: Callable[[int, float], None],
+) -> list[RunResult]:
+    """Replications over `workers` processes, started by `method` ("fork": they inherit
+    `world`; "spawn": each loads the graph from `graph_dir`)."""
+    context = multiprocessing.get_context(method)
+    if world is not None:
+        _INHERITED[:] = [world]
+    try:
+        with (
+            context.Manager() as manager,
+            cf.ProcessPoolExecutor(workers, mp_context=context) as pool,
+        ):
+            channel = manager.Queue()
+            futures = [
+                pool.submit(_worker, scenario, r, graph_dir, channel)
+                for r in range(scenario.replications)
+            ]
+            pending = set(futures)
+            while pending:
+                _, pending = cf.wait(pending, timeout=0.2)
+                _drain(channel, tell)
             _drain(channel, tell)
-        _drain(channel, tell)
-        return [f.result() for f in futures]
+            return [f.result() for f in futures]
+    finally:
+        _INHERITED.clear()
 
 
 def _drain(channel: Any, tell: Callable[[int, float], None]) -> None:

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from dispatch.model import UnitStatus
+from dispatch.simulation import runner
 from dispatch.simulation.demand import generate_calls, start_epoch_s
 from dispatch.simulation.engine import Simulation, simulate
 from dispatch.simulation.erlang import erlang_c, mean_wait_s
@@ -122,13 +123,29 @@ def test_progress_is_reported_up_to_one() -> None:
 
 
 @pytest.mark.slow
-def test_replications_in_processes_equal_those_in_process() -> None:
+@pytest.mark.parametrize("fork", [True, False], ids=["forked", "spawned"])
+def test_replications_in_processes_equal_those_in_process(
+    fork: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
     scenario = fixed_scenario(replications=2, days=2)
     here = run_scenario(scenario, workers=1)
-    there = run_scenario(scenario, workers=2)
+    monkeypatch.setattr(runner, "_fork_ok", lambda: fork)
+    methods: list[str] = []
+    pool = runner._run_pool
+
+    def recorded(scenario: Any, method: str, *args: Any) -> Any:
+        methods.append(method)
+        return pool(scenario, method, *args)
+
+    monkeypatch.setattr(runner, "_run_pool", recorded)
+    seen: list[float] = []
+    there = run_scenario(scenario, workers=2, progress=lambda f, _m: seen.append(f))
+    assert methods == ["fork" if fork else "spawn"]
+    assert [r.replication for r in there.runs] == [0, 1]
     for a, b in zip(here.runs, there.runs, strict=True):
         assert np.array_equal(a.calls["response_s"], b.calls["response_s"], equal_nan=True)
     assert here.kpis["response"] == there.kpis["response"]
+    assert seen and seen[-1] == 1.0  # progress crosses the process boundary
 
 
 @pytest.mark.slow
