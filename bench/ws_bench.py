@@ -83,25 +83,38 @@ def write_fixture_data(folder: Path, units: int) -> tuple[Path, Path]:
 
 
 SECRET_KEY = secrets.token_urlsafe(32)
+_USERS: dict[str, Any] = {}  # "store": the benchmark database's users (set by start_server)
 
 
 def token(role: str, unit_id: str | None = None) -> str:
-    """A bearer token signed with the benchmark server's key (web.security checks it)."""
+    """A bearer token signed with the benchmark server's key, for a user made on first use
+    (web.security checks the signature and that the user exists and is active)."""
     from web.security.accounts import Principal, Role, issue_token
 
     principal = Principal(username=f"bench-{unit_id or role}", role=Role(role), unit_id=unit_id)
-    return issue_token(principal, secret_key=SECRET_KEY, ttl_s=3600)
+    if principal.username not in _USERS:
+        password = secrets.token_urlsafe(12)
+        _USERS["store"].create(principal.username, password, role=role, unit_id=unit_id)
+        _USERS[principal.username] = True
+    return issue_token(principal, secret_key=SECRET_KEY, ttl_s=3600)  # new user: generation 0
 
 
 def start_server(work: Path, graph_dir: Path, units: int, port: int) -> subprocess.Popen[bytes]:
+    from dispatch.db.engine import make_engine
+    from dispatch.db.migrate import upgrade
+    from web.security.accounts import UserStore
+
     stations, fleet = write_fixture_data(work, units)
+    database_url = f"sqlite:///{work / 'bench.db'}"
+    upgrade(database_url)  # the users table, for the benchmark's users
+    _USERS["store"] = UserStore(make_engine(database_url))
     env = {
         **os.environ,
         "H115_ENV": "test",
         "H115_SECRET_KEY": SECRET_KEY,
         "H115_GRAPH_DIR": str(graph_dir),
         "H115_OSM_FILE": str(_osm_dir() / HK_OSM),
-        "H115_DATABASE_URL": f"sqlite:///{work / 'bench.db'}",
+        "H115_DATABASE_URL": database_url,
         "H115_STATIONS_FILE": str(stations),
         "H115_FLEET_FILE": str(fleet),
     }

@@ -36,6 +36,11 @@ class Settings(BaseSettings):
     tile_url: str | None = None  # e.g. an OSM tile server when online; None draws our graph
     secret_key: str = DEV_SECRET
     token_ttl_s: int = 12 * 3600
+    # A disabled user or revoked token is refused by every process within this time (each
+    # process re-reads a user's status at most this often; 0: on every request).
+    token_recheck_s: float = Field(
+        default=1.0, ge=0, le=2.0, description="revocation takes effect within"
+    )
     # Security and operations (web.security, web.audit, web.ops).
     max_body_bytes: int = Field(default=256 * 1024, ge=1024, description="larger bodies: 413")
     login_attempts_per_minute: int = Field(default=5, ge=1, description="per user and address")

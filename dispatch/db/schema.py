@@ -93,6 +93,9 @@ users = sa.Table(
     sa.Column("password_hash", sa.String(256), nullable=False),
     sa.Column("active", sa.Boolean(), nullable=False, server_default=sa.true()),
     sa.Column("created_at", sa.Float(), nullable=False),
+    # Bumped on disable, new password, role or unit, and "sign out everywhere": tokens carry
+    # the generation they were issued at, and an older one is refused (web.security).
+    sa.Column("token_generation", sa.Integer(), nullable=False, server_default="0"),
 )
 
 audit_log = sa.Table(

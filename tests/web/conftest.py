@@ -16,8 +16,10 @@ import uvicorn
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
+from tests.web.authkit import minted_token
 from web.app import create_app
 from web.commands import uvicorn_options
+from web.security.accounts import Role
 from web.settings import Settings
 
 # Stations inside the Hoàn Kiếm extract: the real HQ (11 Phan Chu Trinh, from
@@ -77,14 +79,10 @@ def make_settings(
 
 
 def token_for(app: FastAPI, role: str, unit_id: str | None = None) -> str:
-    """A signed bearer token for a test user (web.security checks role and unit)."""
-    from web.security.accounts import Principal, Role, issue_token
-
-    principal = Principal(
-        username=f"test-{role}-{unit_id or 'x'}", role=Role(role), unit_id=unit_id
-    )
-    secret_key: str = app.state.security.secret_key
-    return issue_token(principal, secret_key=secret_key, ttl_s=3600)
+    """A signed bearer token for a test user (web.security checks role, unit and user)."""
+    security = app.state.security
+    username = f"test-{role}-{unit_id or 'x'}"
+    return minted_token(security.users, username, Role(role), unit_id, security.secret_key)
 
 
 @pytest.fixture()

@@ -1,8 +1,9 @@
 """Users, roles and tokens: argon2 password hashes in the `users` table, JWT bearer tokens.
 
-Tokens are stateless (HS256 signed with `settings.secret_key`, expiring after
-`settings.token_ttl_s`), so a request needs no database read to be authenticated and the
-service keeps answering what it can while the database is down.
+Tokens are HS256 signed with `settings.secret_key` and expire after `settings.token_ttl_s`.
+Each carries its user's token generation (`gen`): disabling a user, a new password, role or
+unit, and "sign out everywhere" bump the generation, which revokes every earlier token
+(checked by `web.security.revocation`).
 """
 
 from __future__ import annotations
@@ -53,6 +54,7 @@ class Principal:
     username: str
     role: Role
     unit_id: str | None = None
+    generation: int = 0  # the user's token generation the token was issued at
 
     @property
     def actor(self) -> str:
@@ -100,6 +102,7 @@ def issue_token(
         "role": principal.role.value,
         "iat": int(now),
         "exp": int(now + ttl_s),
+        "gen": principal.generation,
     }
     if principal.unit_id is not None:
         claims["unit"] = principal.unit_id
@@ -113,9 +116,10 @@ def decode_token(token: str, *, secret_key: str) -> Principal:
             token,
             secret_key,
             algorithms=[TOKEN_ALGORITHM],
-            options={"require": ["sub", "role", "exp", "iat"]},
+            options={"require": ["sub", "role", "exp", "iat", "gen"]},
         )
         role = Role(claims["role"])
+        generation = claims["gen"]
     except jwt.ExpiredSignatureError as exc:
         raise AuthError("token expired: sign in again") from exc
     except (jwt.InvalidTokenError, ValueError, KeyError) as exc:
@@ -123,7 +127,17 @@ def decode_token(token: str, *, secret_key: str) -> Principal:
     unit = claims.get("unit")
     if role == Role.CREW and not isinstance(unit, str):
         raise AuthError("invalid token: a crew token names its unit")
-    return Principal(username=str(claims["sub"]), role=role, unit_id=unit)
+    if not isinstance(generation, int) or isinstance(generation, bool):
+        raise AuthError("invalid token: bad generation")
+    return Principal(username=str(claims["sub"]), role=role, unit_id=unit, generation=generation)
+
+
+@dataclass(frozen=True, slots=True)
+class UserStatus:
+    """What decides whether a user's tokens are still good."""
+
+    active: bool
+    generation: int
 
 
 class UserStore:
@@ -153,14 +167,40 @@ class UserStore:
         return principal
 
     def set_password(self, username: str, password: str) -> None:
-        """Replace a user's password (AccountError if there is no such user)."""
+        """Replace a user's password and revoke the user's tokens."""
         if len(password) < MIN_PASSWORD_LEN:
             raise AccountError(f"a password has at least {MIN_PASSWORD_LEN} characters")
-        query = sa.update(users).where(users.c.username == username)
+        self._change(username, password_hash=hash_password(password))
+
+    def set_active(self, username: str, active: bool) -> None:
+        """Enable or disable a user; either way the user's earlier tokens are revoked."""
+        self._change(username, active=active)
+
+    def set_role(self, username: str, role: Role | str, unit_id: str | None = None) -> None:
+        """Give a user another role or unit (a crew: exactly one unit) and revoke its tokens."""
+        _check_binding(Role(role), unit_id)
+        self._change(username, role=Role(role).value, unit_id=unit_id)
+
+    def revoke_tokens(self, username: str) -> int:
+        """Sign a user out everywhere; returns the new token generation."""
+        return self._change(username)
+
+    def status(self, username: str) -> UserStatus | None:
+        """Whether the user is active and its token generation (None: no such user)."""
+        query = sa.select(users.c.active, users.c.token_generation)
+        with storage_errors(self.engine.url), self.engine.connect() as conn:
+            row = conn.execute(query.where(users.c.username == username)).first()
+        return None if row is None else UserStatus(active=bool(row[0]), generation=int(row[1]))
+
+    def _change(self, username: str, **values: Any) -> int:
+        """Update a user and bump its token generation; the new generation."""
+        bumped = {"token_generation": users.c.token_generation + 1}
+        query = sa.update(users).where(users.c.username == username).values(**values, **bumped)
         with storage_errors(self.engine.url), self.engine.begin() as conn:
-            done = conn.execute(query.values(password_hash=hash_password(password)))
-        if done.rowcount != 1:
+            row = conn.execute(query.returning(users.c.token_generation)).first()
+        if row is None:
             raise AccountError(f"no user {username!r}")
+        return int(row[0])
 
     def authenticate(self, username: str, password: str) -> Principal | None:
         """The user if the password matches and the account is active, else None."""
@@ -172,7 +212,12 @@ class UserStore:
             return None
         if not verify_password(row["password_hash"], password) or not row["active"]:
             return None
-        return Principal(username=row["username"], role=Role(row["role"]), unit_id=row["unit_id"])
+        return Principal(
+            username=row["username"],
+            role=Role(row["role"]),
+            unit_id=row["unit_id"],
+            generation=row["token_generation"],
+        )
 
     def list(self) -> list[dict[str, Any]]:
         """Every user without the hash, by name."""
@@ -187,6 +232,10 @@ def _check_new_user(username: str, password: str, role: Role, unit_id: str | Non
         raise AccountError("a username is 1-64 letters, digits or _ . @ -")
     if len(password) < MIN_PASSWORD_LEN:
         raise AccountError(f"a password has at least {MIN_PASSWORD_LEN} characters")
+    _check_binding(role, unit_id)
+    return Principal(username=username, role=role, unit_id=unit_id)
+
+
+def _check_binding(role: Role, unit_id: str | None) -> None:
     if (role == Role.CREW) != (unit_id is not None):
         raise AccountError("a crew user is bound to exactly one unit (--unit); others to none")
-    return Principal(username=username, role=role, unit_id=unit_id)

@@ -1,4 +1,8 @@
-"""`hanoi115 user create|passwd|list`: the admin command that makes the first users."""
+"""`hanoi115 user create|passwd|role|disable|enable|list`: the admin command for users.
+
+A new password, role or unit, and disabling a user, revoke the user's tokens on every server
+process within `H115_TOKEN_RECHECK_S` (open sockets are closed too).
+"""
 
 from __future__ import annotations
 
@@ -14,7 +18,7 @@ if TYPE_CHECKING:
 
 
 def register(sub: Any) -> None:
-    """Add `user` (create, passwd, list) to the `hanoi115` parser."""
+    """Add `user` (create, passwd, role, disable, enable, list) to the `hanoi115` parser."""
     parser = sub.add_parser("user", help="manage users (roles: dispatcher, crew, planner, admin)")
     verbs = parser.add_subparsers(dest="user_command", required=True)
     create = verbs.add_parser("create", help="add a user")
@@ -29,6 +33,15 @@ def register(sub: Any) -> None:
     passwd.add_argument("username")
     passwd.add_argument("--password-stdin", action="store_true")
     passwd.set_defaults(handler=set_password)
+    role = verbs.add_parser("role", help="give a user another role or unit (signs it out)")
+    role.add_argument("username")
+    role.add_argument("--role", required=True, choices=[r.value for r in Role])
+    role.add_argument("--unit", default=None, help="the unit a crew user is bound to")
+    role.set_defaults(handler=set_role)
+    for verb, help_text in (("disable", "refuse a user at once"), ("enable", "let a user in")):
+        switch = verbs.add_parser(verb, help=f"{help_text} (signs it out everywhere)")
+        switch.add_argument("username")
+        switch.set_defaults(handler=set_active, active=verb == "enable")
     listing = verbs.add_parser("list", help="list users and roles")
     listing.set_defaults(handler=list_users)
 
@@ -71,7 +84,31 @@ def set_password(args: argparse.Namespace, settings: Settings) -> int:
     except AccountError as exc:
         print(f"hanoi115 user passwd: {exc}", file=sys.stderr)
         return 2
-    print(f"password of {args.username} changed")
+    print(f"password of {args.username} changed; signed out everywhere")
+    return 0
+
+
+def set_role(args: argparse.Namespace, settings: Settings) -> int:
+    """`hanoi115 user role NAME --role R [--unit U]`."""
+    try:
+        _store(settings).set_role(args.username, args.role, args.unit)
+    except AccountError as exc:
+        print(f"hanoi115 user role: {exc}", file=sys.stderr)
+        return 2
+    where = f" (unit {args.unit})" if args.unit else ""
+    print(f"{args.username} is now {args.role}{where}; signed out everywhere")
+    return 0
+
+
+def set_active(args: argparse.Namespace, settings: Settings) -> int:
+    """`hanoi115 user disable NAME`, `hanoi115 user enable NAME`."""
+    verb = "enable" if args.active else "disable"
+    try:
+        _store(settings).set_active(args.username, args.active)
+    except AccountError as exc:
+        print(f"hanoi115 user {verb}: {exc}", file=sys.stderr)
+        return 2
+    print(f"{args.username} {verb}d; signed out everywhere")
     return 0
 
 

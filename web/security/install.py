@@ -24,6 +24,7 @@ from web.security import routes
 from web.security.accounts import AccountError, Role, UserStore
 from web.security.middleware import SecurityMiddleware
 from web.security.ratelimit import LoginLimiter
+from web.security.revocation import Revocation
 
 if TYPE_CHECKING:
     from web.context import Context
@@ -39,9 +40,7 @@ def install_security(app: FastAPI, settings: Settings) -> None:
     app.state.metrics = metrics
     app.state.audit_holder = {}
     app.add_middleware(_LateAudit, app_ref=app)
-    app.add_middleware(
-        SecurityMiddleware, secret_key=settings.secret_key, max_body_bytes=settings.max_body_bytes
-    )
+    app.add_middleware(SecurityMiddleware, max_body_bytes=settings.max_body_bytes)
     app.add_middleware(ops.MetricsMiddleware, metrics=metrics)
     app.include_router(routes.router)
     app.include_router(ops.router)
@@ -65,9 +64,11 @@ def _start(app: FastAPI, settings: Settings) -> Callable[[], None]:
     ctx: Context = app.state.ctx
     engine = make_engine(settings.database_url)
     audit_log = audit.AuditLog(engine)
+    users = UserStore(engine)
     app.state.security = routes.Security(
         engine=engine,
-        users=UserStore(engine),
+        users=users,
+        revocation=Revocation(users, recheck_s=settings.token_recheck_s),
         limiter=LoginLimiter(per_user_ip=settings.login_attempts_per_minute),
         audit=audit_log,
         secret_key=settings.secret_key,

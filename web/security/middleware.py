@@ -1,7 +1,8 @@
 """The security middleware (pure ASGI): body-size limit, bearer-token check, route policy.
 
-It runs before routing, answers 401/403/413 itself, and makes the caller known to the rest
-of the request (`accounts.current_principal`) for the event log's actor and the audit log.
+It runs before routing, answers 401/403/413 itself (503 when a token's user cannot be
+checked), and makes the caller known to the rest of the request
+(`accounts.current_principal`) for the event log's actor and the audit log.
 """
 
 from __future__ import annotations
@@ -12,8 +13,10 @@ from typing import Any
 from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from dispatch.db.errors import StorageUnavailable
 from web.security import policy
-from web.security.accounts import AuthError, Principal, current_principal, decode_token
+from web.security.accounts import AuthError, Principal, current_principal
+from web.security.revocation import verify_token
 
 BODY_KEY = "h115.body"  # the buffered request body, for the audit log
 ROUTE_KEY = "h115.route"  # the route's path template, for metrics
@@ -22,9 +25,8 @@ ROUTE_KEY = "h115.route"  # the route's path template, for metrics
 class SecurityMiddleware:
     """Authenticate and authorize every HTTP request before the app sees it."""
 
-    def __init__(self, app: ASGIApp, *, secret_key: str, max_body_bytes: int) -> None:
+    def __init__(self, app: ASGIApp, *, max_body_bytes: int) -> None:
         self.app = app
-        self.secret_key = secret_key
         self.max_body_bytes = max_body_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -34,7 +36,7 @@ class SecurityMiddleware:
         body = await self._read_body(scope, receive, send)
         if body is None:
             return
-        problem = self._authorize(scope)
+        problem = await self._authorize(scope)
         if isinstance(problem, tuple):
             await _reply(send, *problem)
             return
@@ -69,22 +71,24 @@ class SecurityMiddleware:
                 break
         return b"".join(chunks)
 
-    def _authorize(self, scope: Scope) -> Principal | tuple[int, str, dict[str, str]] | None:
+    async def _authorize(self, scope: Scope) -> Principal | tuple[int, str, dict[str, str]] | None:
         """The caller (None on public paths), or (status, detail, headers) to refuse with."""
         method, path = scope["method"], scope["path"]
         template, params = _route_of(scope)
         scope[ROUTE_KEY] = template
         if policy.is_public(method, path):
-            return _optional_principal(scope, self.secret_key)
+            return await _optional_principal(scope)
         auth = _header(scope, b"authorization") or ""
         scheme, _, token = auth.partition(" ")
         bearer = {"WWW-Authenticate": 'Bearer realm="hanoi115"'}
         if scheme.lower() != "bearer" or not token.strip():
             return 401, "not signed in: send Authorization: Bearer <token>", bearer
         try:
-            principal = decode_token(token.strip(), secret_key=self.secret_key)
+            principal = await verify_token(scope["app"], token.strip())
         except AuthError as exc:
             return 401, str(exc), bearer
+        except StorageUnavailable as exc:
+            return 503, f"temporarily unavailable: {exc}", {"Retry-After": "2"}
         if template is None:
             return principal  # no such route: the router answers 404/405
         reason = policy.denial(principal, policy.rule_for(method, template), params)
@@ -93,13 +97,13 @@ class SecurityMiddleware:
         return principal
 
 
-def _optional_principal(scope: Scope, secret_key: str) -> Principal | None:
+async def _optional_principal(scope: Scope) -> Principal | None:
     auth = _header(scope, b"authorization") or ""
     scheme, _, token = auth.partition(" ")
     if scheme.lower() == "bearer" and token.strip():
         try:
-            return decode_token(token.strip(), secret_key=secret_key)
-        except AuthError:
+            return await verify_token(scope["app"], token.strip())
+        except (AuthError, StorageUnavailable):
             return None
     return None
 

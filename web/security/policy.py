@@ -40,6 +40,7 @@ RULES: dict[tuple[str, str], Rule] = {
     ("GET", "/api/v1/kpi"): Rule(PLAN),
     ("GET", "/api/v1/live"): Rule(ANY),
     ("GET", "/api/v1/auth/me"): Rule(ANY),
+    ("POST", "/api/v1/auth/logout-all"): Rule(ANY),
     ("GET", "/api/v1/units"): Rule(PLAN),
     ("GET", "/api/v1/units/{unit_id}"): Rule(PLAN | {Role.CREW}, own_unit=True),
     ("GET", "/api/v1/units/{unit_id}/job"): UNIT_RULE,

@@ -1,5 +1,5 @@
-"""Sign-in (`POST /api/v1/auth/login`), who am I, the audit log and users for admins, the
-login page."""
+"""Sign-in (`POST /api/v1/auth/login`), sign out everywhere, who am I, the audit log and
+users for admins, the login page."""
 
 from __future__ import annotations
 
@@ -17,11 +17,13 @@ from web.audit import AuditLog
 from web.security.accounts import (
     Principal,
     Role,
+    UserStatus,
     UserStore,
     current_principal,
     issue_token,
 )
 from web.security.ratelimit import LoginLimiter
+from web.security.revocation import Revocation
 
 router = APIRouter(tags=["auth"])
 TEMPLATES = Path(__file__).resolve().parents[1] / "templates"
@@ -33,6 +35,7 @@ class Security:
 
     engine: sa.Engine
     users: UserStore
+    revocation: Revocation
     limiter: LoginLimiter
     audit: AuditLog
     secret_key: str
@@ -82,6 +85,8 @@ async def login(body: Login, request: Request, security: Sec) -> dict[str, Any]:
     principal = await run_in_threadpool(security.users.authenticate, body.username, body.password)
     if principal is None:
         raise HTTPException(status_code=401, detail="wrong username or password")
+    status = UserStatus(active=True, generation=principal.generation)
+    security.revocation.remember(principal.username, status)  # the new token works here at once
     token = issue_token(principal, secret_key=security.secret_key, ttl_s=security.token_ttl_s)
     return {
         "access_token": token,
@@ -91,6 +96,16 @@ async def login(body: Login, request: Request, security: Sec) -> dict[str, Any]:
         "role": principal.role.value,
         "unit_id": principal.unit_id,
     }
+
+
+@router.post(
+    "/api/v1/auth/logout-all",
+    summary="Sign out everywhere: every token of the caller stops working",
+)
+async def logout_all(security: Sec, principal: Me) -> dict[str, Any]:
+    generation = await run_in_threadpool(security.users.revoke_tokens, principal.username)
+    security.revocation.forget(principal.username)  # other processes: within recheck_s
+    return {"username": principal.username, "signed_out": True, "token_generation": generation}
 
 
 @router.get("/api/v1/auth/me", summary="The signed-in user")

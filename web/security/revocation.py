@@ -1,0 +1,99 @@
+"""Token revocation: a token is good while its user is active and still at the token
+generation the token was issued at.
+
+Each process remembers (active, generation) per user for `recheck_s` seconds, so disabling a
+user or "sign out everywhere" reaches every server process within that time, at the cost of
+one small read per user and period rather than one per request. While the database cannot be
+reached, the last status read is used (nobody can disable a user then either); a user this
+process has never read is refused with 503 until it returns.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from dispatch.db.errors import StorageUnavailable
+from web.security.accounts import AuthError, Principal, UserStatus, UserStore, decode_token
+
+log = logging.getLogger(__name__)
+REVOKED = "token revoked: sign in again"
+DISABLED = "account disabled"
+
+
+@dataclass(frozen=True, slots=True)
+class _Seen:
+    status: UserStatus | None  # None: no such user
+    until_s: float  # monotonic time after which it is read again
+
+
+class Revocation:
+    """Checks tokens against their user's status, read at most once per `recheck_s`."""
+
+    def __init__(
+        self,
+        users: UserStore,
+        *,
+        recheck_s: float,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.users = users
+        self.recheck_s = recheck_s
+        self._clock = clock
+        self._seen: dict[str, _Seen] = {}
+
+    async def check(self, principal: Principal) -> Principal:
+        """`principal` if its token still holds; AuthError (account disabled, token revoked)."""
+        status = await self._status(principal)
+        if status is None:
+            raise AuthError(REVOKED)
+        if not status.active:
+            raise AuthError(DISABLED)
+        if status.generation != principal.generation:
+            raise AuthError(REVOKED)
+        return principal
+
+    def remember(self, username: str, status: UserStatus | None) -> None:
+        """Record a status just read or written by this process."""
+        self._seen[username] = _Seen(status, self._clock() + self.recheck_s)
+
+    def forget(self, username: str) -> None:
+        """Read the user's status again on its next request."""
+        self._seen.pop(username, None)
+
+    async def _status(self, principal: Principal) -> UserStatus | None:
+        seen = self._seen.get(principal.username)
+        if seen is not None and self._clock() < seen.until_s and not _newer(principal, seen):
+            return seen.status
+        try:
+            status = await asyncio.to_thread(self.users.status, principal.username)
+        except StorageUnavailable:
+            if seen is None:
+                raise
+            log.warning("user status of %s unavailable: using the last one", principal.username)
+            status = seen.status
+        self.remember(principal.username, status)
+        return status
+
+
+def _newer(principal: Principal, seen: _Seen) -> bool:
+    """A token newer than what this process saw: the user signed in again elsewhere."""
+    return seen.status is not None and principal.generation > seen.status.generation
+
+
+async def verify_token(app: Any, token: str) -> Principal:
+    """The caller a bearer token names, if it is signed, unexpired and not revoked.
+
+    AuthError for a bad or revoked token; StorageUnavailable when the user's status cannot
+    be read (the database is down and this process has never seen the user).
+    """
+    security = getattr(app.state, "security", None)
+    if security is None:
+        raise StorageUnavailable("the service is starting")
+    principal = decode_token(token, secret_key=security.secret_key)
+    revocation: Revocation = security.revocation
+    return await revocation.check(principal)
