@@ -40,7 +40,7 @@ def register(sub: Any) -> None:
     )
     add_place_arguments(parser)  # --hospitals, --districts: used when the graph is built here
     parser.set_defaults(handler=serve)
-    register_user_commands(sub)  # `hanoi115 user create|passwd|list` (web.security.cli)
+    register_user_commands(sub)  # `hanoi115 user create|passwd|list|disable|enable|role`
 
 
 def load_router(settings: Settings) -> Router:

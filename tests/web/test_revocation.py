@@ -111,7 +111,7 @@ def test_disabling_a_user_refuses_its_tokens_on_every_process_within_the_recheck
     assert me(first, token).status_code == me(second, token).status_code == 200  # both cached
     assert admin_command(monkeypatch, url, "disable", "dana") == 0
     for server in (first, second):  # the limit: one cache period and a request's latency
-        assert refused_after(server, token, limit_s=RECHECK_S + 1.0)[1] == DISABLED
+        assert refused_after(server, token, limit_s=RECHECK_S + 2.0)[1] == DISABLED
     assert login_response(first, "dana", PASSWORD).status_code == 401
     assert me(second, other).status_code == 200  # another user is not touched
     assert admin_command(monkeypatch, url, "enable", "dana") == 0
@@ -134,11 +134,11 @@ def test_new_password_or_role_revokes_tokens(
     dana, carl = sign_in(server, "dana"), sign_in(server, "carl")
     code = admin_command(monkeypatch, url, "passwd", "dana", "--password-stdin", stdin=NEW_PASSWORD)
     assert code == 0
-    assert refused_after(server, dana, limit_s=RECHECK_S + 1.0)[1] == REVOKED
+    assert refused_after(server, dana, limit_s=RECHECK_S + 2.0)[1] == REVOKED
     assert login_response(server, "dana", PASSWORD).status_code == 401  # the old password
     assert me(server, sign_in(server, "dana", NEW_PASSWORD)).status_code == 200
     assert admin_command(monkeypatch, url, "role", "carl", "--role", "crew", "--unit", "hq-A2") == 0
-    assert refused_after(server, carl, limit_s=RECHECK_S + 1.0)[1] == REVOKED
+    assert refused_after(server, carl, limit_s=RECHECK_S + 2.0)[1] == REVOKED
     assert me(server, sign_in(server, "carl")).json()["unit_id"] == "hq-A2"
     assert admin_command(monkeypatch, url, "role", "carl", "--role", "crew") == 2  # no unit
     assert admin_command(monkeypatch, url, "disable", "nobody") == 2
@@ -229,9 +229,9 @@ def test_open_sockets_of_a_disabled_user_are_closed_with_4401(
         receive_until(crew, "snapshot")
         receive_until(dispatcher, "snapshot")
         users.set_active("carl", False)  # as `hanoi115 user disable carl` does
-        elapsed_s, messages, close = closed_after(crew, limit_s=2 * RECHECK_S + 2)
+        elapsed_s, messages, close = closed_after(crew, limit_s=2 * RECHECK_S + 3)
         assert close is not None and (close.code, close.reason) == (4401, DISABLED)
-        assert elapsed_s <= 2 * RECHECK_S + 1  # a cache period, then the socket's next check
+        assert elapsed_s <= 2 * RECHECK_S + 2  # a cache period, the next check; CI slack
         errors = [m for m in messages if m.get("type") == "error"]
         assert errors[-1]["code"] == "revoked" and errors[-1]["message"] == DISABLED
         dispatcher.send(json.dumps({"type": "ping"}))
