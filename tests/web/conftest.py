@@ -167,14 +167,35 @@ CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic"
 SHOTS = Path(__file__).resolve().parents[2] / "artifacts" / "screenshots"
 
 
+class CspBypassingBrowser:
+    """The launched Chromium. Its pages bypass the app's Content-Security-Policy unless a test
+    passes `bypass_csp=False`: Playwright's polling `wait_for_function` evaluates its predicate
+    with eval, which the policy (rightly) forbids; tests/web/test_browser_xss.py checks the
+    policy itself."""
+
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
+
+    def new_page(self, **options: Any) -> Any:
+        options.setdefault("bypass_csp", True)
+        return self.inner.new_page(**options)
+
+    def new_context(self, **options: Any) -> Any:
+        options.setdefault("bypass_csp", True)
+        return self.inner.new_context(**options)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    """One headless Chromium per test module."""
+    """One headless Chromium per test module (see CspBypassingBrowser)."""
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as pw:
         chromium = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
-        yield chromium
+        yield CspBypassingBrowser(chromium)
         chromium.close()
 
 

@@ -22,6 +22,7 @@ from web import audit, ops
 from web.notify import NotifyBridge
 from web.security import routes
 from web.security.accounts import AccountError, Role, UserStore
+from web.security.headers import PageHeadersMiddleware
 from web.security.middleware import SecurityMiddleware
 from web.security.ratelimit import LoginLimiter
 from web.security.revocation import Revocation
@@ -34,13 +35,14 @@ log = logging.getLogger(__name__)
 
 
 def install_security(app: FastAPI, settings: Settings) -> None:
-    """Add middlewares (metrics, then security, then audit), routes and lifespan hooks."""
+    """Add middlewares (metrics, page headers, security, audit), routes and lifespan hooks."""
     metrics = ops.Metrics()
     metrics.registry.register(ops.LiveCollector(app))
     app.state.metrics = metrics
     app.state.audit_holder = {}
     app.add_middleware(_LateAudit, app_ref=app)
     app.add_middleware(SecurityMiddleware, max_body_bytes=settings.max_body_bytes)
+    app.add_middleware(PageHeadersMiddleware, tile_url=settings.tile_url)
     app.add_middleware(ops.MetricsMiddleware, metrics=metrics)
     app.include_router(routes.router)
     app.include_router(ops.router)

@@ -4,6 +4,7 @@
 // simulated (demo) by the server.
 
 import { api, ApiError, lonLat, saveToken, setUnauthorizedHandler, token } from "./api.js";
+import { esc } from "./html.js";
 import { t, setLang, lang, applyStatic, formatDuration } from "./i18n.js";
 import { LiveConnection } from "./live.js";
 import { createMap, drawStationsAndHospitals, unitIcon } from "./mapbase.js";
@@ -25,6 +26,7 @@ let acked = false;
 let map = null;
 let unitMarker = null;
 let routeLayer = null;
+let sceneMarker = null; // the patient's pin (where the dispatcher placed it)
 let live = null;
 let flushing = false;
 let connected = false;
@@ -131,7 +133,7 @@ async function signIn(id) {
     },
   });
   live.connect();
-  window.h115 = { live, flush, outbox };
+  window.h115 = { live, flush, outbox, scene: () => sceneMarker && sceneMarker.getLatLng() };
   saveOutbox(outbox());
   startGeolocation();
   setInterval(flush, 5000);
@@ -168,13 +170,17 @@ function renderJob(job) {
     box.innerHTML = `<p>${t("no_job")}</p>`;
     $("turns").innerHTML = "";
     if (routeLayer) routeLayer.remove();
+    drawScene(null);
   } else {
     const c = job.call;
     const eta = job.route ? formatDuration(job.route.properties.duration_s) : "—";
-    box.innerHTML = `<p class="job-priority p-${c.priority}">${c.priority || "?"}</p>`
-      + `<p class="job-address">${c.address_text}</p><p class="job-complaint">${c.complaint || ""}</p>`
-      + `<p><b>${t("eta")}</b>: <span id="eta">${eta}</span></p>`;
+    const phone = c.caller_phone
+      ? `<p class="job-phone"><a href="tel:${esc(c.caller_phone)}">☎ ${esc(c.caller_phone)}</a></p>` : "";
+    box.innerHTML = `<p class="job-priority p-${esc(c.priority)}">${esc(c.priority || "?")}</p>`
+      + `<p class="job-address">${esc(c.address_text)}</p><p class="job-complaint">${esc(c.complaint)}</p>`
+      + phone + `<p><b>${esc(t("eta"))}</b>: <span id="eta">${esc(eta)}</span></p>`;
     box.dataset.call = c.call_id;
+    drawScene(c);
     drawRoute(job.route);
   }
   drawUnit();
@@ -206,6 +212,16 @@ function drawRoute(feature) {
     li.textContent = describeStep(step);
     $("turns").append(li);
   }
+}
+
+function drawScene(call) {
+  if (sceneMarker) sceneMarker.remove();
+  sceneMarker = null;
+  if (!call || !call.pin) return;
+  const c = lonLat(call.pin);
+  sceneMarker = L.circleMarker([c[1], c[0]], {
+    radius: 10, weight: 3, color: "#000", fillColor: "#d50000", fillOpacity: 0.9, className: "scene-pin",
+  }).bindTooltip(esc(call.address_text || t("scene"))).addTo(map);
 }
 
 function describeStep(step) {

@@ -2,6 +2,7 @@
 // an authoritative pin, ranked recommendations with one-click assignment, queue, units, KPIs.
 
 import { api, point, lonLat, token } from "./api.js";
+import { esc } from "./html.js";
 import { t, setLang, lang, applyStatic, formatDuration } from "./i18n.js";
 import { LiveConnection } from "./live.js";
 import { createMap, drawStationsAndHospitals, unitIcon, PRIORITY_COLOURS } from "./mapbase.js";
@@ -164,7 +165,7 @@ function renderUnit(unitId) {
   }
   marker.getElement()?.setAttribute("data-unit", unitId);
   marker.getElement()?.setAttribute("data-status", unit.status);
-  marker.bindTooltip(`${unitId} · ${t("status." + unit.status)}${connected ? "" : " · " + t("device_lost")}`);
+  marker.bindTooltip(esc(`${unitId} · ${t("status." + unit.status)}${connected ? "" : " · " + t("device_lost")}`));
 }
 
 function renderCall(callId) {
@@ -180,7 +181,7 @@ function renderCall(callId) {
     marker.setLatLng(latLngOf(call.pin));
     marker.setStyle({ fillColor: colour });
   }
-  marker.bindTooltip(`${call.priority || "?"} · ${call.address_text} · ${t("call_status." + call.status)}`);
+  marker.bindTooltip(esc(`${call.priority || "?"} · ${call.address_text} · ${t("call_status." + call.status)}`));
 }
 
 function removeLayer(store, key) {
@@ -232,7 +233,7 @@ function renderLists() {
     li.dataset.status = unit.status;
     const p = state.presence[unit.unit_id];
     const ack = state.acks[unit.unit_id];
-    li.innerHTML = `<b>${unit.unit_id}</b> <span class="st st-${unit.status}">${t("status." + unit.status)}</span>`
+    li.innerHTML = `<b>${esc(unit.unit_id)}</b> <span class="st st-${esc(unit.status)}">${esc(t("status." + unit.status))}</span>`
       + (p && !p.connected ? ` <span class="lost">${t("device_lost")}</span>` : "")
       + (ack ? ` <span class="ack-timer">${t("ack_waiting")} ${age(ack.assigned_s)}</span>` : "");
     $("units").append(li);
@@ -243,8 +244,8 @@ function callRow(call) {
   const li = document.createElement("li");
   li.dataset.call = call.call_id;
   li.className = `call p-${call.priority || "none"}${selectedCall === call.call_id ? " selected" : ""}`;
-  li.innerHTML = `<b>${call.priority || "?"}</b> ${call.address_text || ""} <span class="age">${age(call.received_s)}</span>`
-    + ` <span class="cs">${t("call_status." + call.status)}${call.unit_id ? " · " + call.unit_id : ""}</span>`;
+  li.innerHTML = `<b>${esc(call.priority || "?")}</b> ${esc(call.address_text)} <span class="age">${age(call.received_s)}</span>`
+    + ` <span class="cs">${esc(t("call_status." + call.status) + (call.unit_id ? " · " + call.unit_id : ""))}</span>`;
   li.onclick = () => selectCall(call.call_id);
   return li;
 }
@@ -368,14 +369,14 @@ async function selectCall(callId) {
 function renderRecommendations(callId, recs) {
   const box = $("recommendations");
   box.dataset.call = callId;
-  box.innerHTML = `<h3>${t("recommendations")} · ${callId}</h3>`;
+  box.innerHTML = `<h3>${esc(t("recommendations"))} · ${esc(callId)}</h3>`;
   const table = document.createElement("table");
   for (const r of recs) {
     const tr = document.createElement("tr");
     tr.dataset.unit = r.unit_id;
     const eta = r.reachable ? formatDuration(r.eta_s) : t("unreachable");
     const km = `${(r.straight_m / 1000).toFixed(1)} km`;
-    tr.innerHTML = `<td><b>${r.unit_id}</b></td><td>${r.station_id || ""}</td><td class="eta">${eta}</td><td>${km}</td>`;
+    tr.innerHTML = `<td><b>${esc(r.unit_id)}</b></td><td>${esc(r.station_id)}</td><td class="eta">${esc(eta)}</td><td>${esc(km)}</td>`;
     const td = document.createElement("td");
     const btn = document.createElement("button");
     btn.textContent = t("assign");

@@ -2,6 +2,7 @@
 // (no tile server needed), optional tiles, stations and hospitals, OSM attribution.
 
 import { api } from "./api.js";
+import { esc } from "./html.js";
 
 export const STATUS_COLOURS = {
   off_duty: "#7f8c8d", available_at_station: "#27ae60", available_on_road: "#2ecc71",
@@ -35,12 +36,12 @@ export async function drawStationsAndHospitals(map) {
     pointToLayer: (f, latlng) => L.marker(latlng, {
       icon: L.divIcon({ className: "station-icon", html: "<span>115</span>", iconSize: [26, 16] }),
       title: f.properties.name,
-    }).bindTooltip(f.properties.name),
+    }).bindTooltip(esc(f.properties.name)),
   }).addTo(map);
   const hospitalLayer = L.geoJSON(hospitals, {
     pointToLayer: (f, latlng) => L.circleMarker(latlng, {
       radius: 5, color: "#1565c0", weight: 2, fillColor: "#fff", fillOpacity: 1,
-    }).bindTooltip(`✚ ${f.properties.name}`),
+    }).bindTooltip(`✚ ${esc(f.properties.name)}`),
   }).addTo(map);
   return { stations, hospitals, stationLayer, hospitalLayer };
 }
@@ -50,7 +51,7 @@ export function unitIcon(unit, { connected = true, awaitingAck = false } = {}) {
   const cls = ["unit-icon", connected ? "" : "unit-lost", awaitingAck ? "unit-ack" : ""].join(" ");
   return L.divIcon({
     className: cls,
-    html: `<span style="background:${colour}">${unit.unit_id}</span>`,
+    html: `<span style="background:${esc(colour)}">${esc(unit.unit_id)}</span>`,
     iconSize: null,
   });
 }

@@ -3,6 +3,7 @@
 // open the comparison report of selected runs.
 
 import { api, token, ApiError } from "./api.js";
+import { esc } from "./html.js";
 import { lang, setLang } from "./i18n.js";
 import { LiveConnection } from "./live.js";
 import { createMap } from "./mapbase.js";
@@ -260,7 +261,7 @@ function drawCoverage(collection, title) {
     pointToLayer: (f, latlng) => L.marker(latlng, {
       icon: L.divIcon({ className: "station-icon", html: "<span>115</span>", iconSize: [26, 16] }),
       title: f.properties.name,
-    }).bindTooltip(f.properties.name),
+    }).bindTooltip(esc(f.properties.name)),
   }).addTo(map);
   drawLegend(collection.properties || {}, title);
 }
