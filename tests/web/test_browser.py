@@ -65,9 +65,14 @@ def test_dispatch_to_crew_round_trip(browser: Any, serve: Callable[..., LiveServ
     assert crew.locator(".job-priority").inner_text() == "P1"
     assert "Phan Chu Trinh" in crew.locator(".job-address").inner_text()
     crew.locator("#turns li").first.wait_for()
+    # A new job rings (tone, vibration, flashing header) until the crew acknowledges it.
+    crew.wait_for_function("window.h115.alarm.active && window.h115.alarm.rings >= 1")
+    assert "alerting" in (crew.locator("body").get_attribute("class") or "")
     shot(crew, "3-crew-job")
 
     crew.click("[data-action='acknowledge']")
+    assert crew.evaluate("window.h115.alarm.active") is False
+    assert "alerting" not in (crew.locator("body").get_attribute("class") or "")
     desk.wait_for_selector(f"#units li[data-unit='{unit_id}'] .ack-timer", state="detached")
     crew.click("[data-action='en_route']")
     desk.wait_for_selector(f"#units li[data-unit='{unit_id}'][data-status='en_route']")

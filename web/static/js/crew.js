@@ -4,6 +4,7 @@
 // simulated (demo) by the server.
 
 import { api, ApiError, lonLat, saveToken, setUnauthorizedHandler, token } from "./api.js";
+import { JobAlert, keepScreenOn } from "./alert.js";
 import { esc } from "./html.js";
 import { t, setLang, lang, applyStatic, formatDuration } from "./i18n.js";
 import { LiveConnection } from "./live.js";
@@ -31,6 +32,7 @@ let live = null;
 let flushing = false;
 let connected = false;
 let lastJob = null;
+const alarm = new JobAlert(); // rings for a job until the crew acknowledges it
 
 function showConnection() {
   $("conn").className = `conn ${connected ? "on" : "off"}`;
@@ -133,7 +135,8 @@ async function signIn(id) {
     },
   });
   live.connect();
-  window.h115 = { live, flush, outbox, scene: () => sceneMarker && sceneMarker.getLatLng() };
+  window.h115 = { live, flush, outbox, alarm, scene: () => sceneMarker && sceneMarker.getLatLng() };
+  keepScreenOn();
   saveOutbox(outbox());
   startGeolocation();
   setInterval(flush, 5000);
@@ -167,6 +170,7 @@ function renderJob(job) {
   $("status-now").textContent = t("status." + pendingStatus);
   $("status-now").dataset.status = pendingStatus;
   if (!job.call) {
+    alarm.stop();
     box.innerHTML = `<p>${t("no_job")}</p>`;
     $("turns").innerHTML = "";
     if (routeLayer) routeLayer.remove();
@@ -180,6 +184,8 @@ function renderJob(job) {
       + `<p class="job-address">${esc(c.address_text)}</p><p class="job-complaint">${esc(c.complaint)}</p>`
       + phone + `<p><b>${esc(t("eta"))}</b>: <span id="eta">${esc(eta)}</span></p>`;
     box.dataset.call = c.call_id;
+    if (!acked && pendingStatus === "dispatched") alarm.start(c.call_id);
+    else alarm.stop();
     drawScene(c);
     drawRoute(job.route);
   }
@@ -246,6 +252,7 @@ function act(action) {
   const item = { id: `${unitId}-${Date.now()}-${Math.random().toString(16).slice(2, 8)}`, action, device_time_s: Date.now() / 1000 };
   if (action === "transporting") item.hospital_id = $("hospital").value;
   if (action === "acknowledge") acked = true;
+  if (action === "acknowledge" || ACTION_STATUS[action]) alarm.stop(); // the crew has seen it
   saveOutbox([...outbox(), item]);
   highlightButtons(lastQueuedStatus() || (unit && unit.status));
   $("status-now").textContent = t("status." + (lastQueuedStatus() || (unit && unit.status)));
