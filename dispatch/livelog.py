@@ -28,7 +28,7 @@ class LiveLog:
         self._repo = repo
         self._lock = threading.RLock()
         self._listeners: list[Listener] = []
-        self._state = replay(repo.load_events())
+        self._state = self._rebuild()
         # A log nobody else writes (the simulator's) needs no versions and no undo records;
         # a command failing half-way then leaves the state unusable, and the service says so.
         self._tracked = not getattr(repo, "single_writer", False)
@@ -87,13 +87,23 @@ class LiveLog:
         """Our events are applied; account for their seqs, then tell the listeners."""
         if stored and stored[0].seq != self._state.last_seq + 1:
             # Another process committed between our catch-up and our commit (on other
-            # entities, or the optimistic check would have failed): replay to keep the order.
-            missed = self._repo.load_events(after_seq=self._state.last_seq)
-            self._state = replay(self._repo.load_events())
-            self._publish(missed)
+            # entities, or the optimistic check would have failed): rebuild to keep the order,
+            # then tell the listeners every event up to the rebuilt state, ours included.
+            before = self._state.last_seq
+            self._state = self._rebuild()
+            upto = self._state.last_seq
+            self._publish([s for s in self._repo.load_events(after_seq=before) if s.seq <= upto])
         elif stored:
             self._state.last_seq = stored[-1].seq
             self._publish(stored)
+
+    def _rebuild(self) -> DispatchState:
+        """The whole state from the repository: its read models when it keeps them (one
+        snapshot, whatever the log's length), else a replay of the whole log."""
+        read_models: Callable[[], DispatchState] | None = getattr(
+            self._repo, "read_model_state", None
+        )
+        return read_models() if read_models is not None else replay(self._repo.load_events())
 
     def _catch_up(self) -> None:
         newer = self._repo.load_events(after_seq=self._state.last_seq)

@@ -130,8 +130,11 @@ class SqlRepository:
         return transitions.replay(self.load_events())
 
     def read_model_state(self) -> DispatchState:
-        """Live state as the read-model tables hold it (equal to `replay_state`)."""
-        with storage_errors(self.engine.url), self._read() as conn:
+        """Live state as the read-model tables hold it (equal to `replay_state`), with the
+        seq of the last event it includes: both read in one snapshot of the database, so a
+        commit landing meanwhile is in neither (a service then catches up from that seq).
+        What a restarting service loads, instead of replaying a log of months of AVL fixes."""
+        with storage_errors(self.engine.url), self._snapshot_read() as conn:
             state = projection.read_state(conn)
             state.last_seq = _last_seq(conn)
         return state
@@ -174,6 +177,15 @@ class SqlRepository:
 
     def _read(self) -> sa.Connection:
         return self.engine.connect().execution_options(**READ_ONLY)
+
+    def _snapshot_read(self) -> sa.Connection:
+        """A read transaction whose statements all see one snapshot: REPEATABLE READ on
+        PostgreSQL (its default, READ COMMITTED, gives each statement its own); SQLite's
+        deferred BEGIN in WAL mode already does."""
+        conn = self._read()
+        if self.is_postgis:
+            conn = conn.execution_options(isolation_level="REPEATABLE READ")
+        return conn
 
     def _append_in(
         self,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -16,6 +17,7 @@ from dispatch.db import schema
 from dispatch.db.errors import IdempotencyKeyReused
 from dispatch.db.migrate import current_revision, head_revision, upgrade
 from dispatch.errors import ConcurrencyConflict, InvalidTransition
+from dispatch.livelog import LiveLog
 from dispatch.model import CallStatus, EventSource, UnitStatus
 from dispatch.ports import EventRepository
 from dispatch.repository import SqlRepository
@@ -229,3 +231,60 @@ def test_pool_heals_after_server_drops_connections(postgis_url: str) -> None:
     finally:
         admin.dispose()
         repo.close()
+
+
+class _CountingRepository(SqlRepository):
+    """Records from which seq each `load_events` call read the log."""
+
+    def __init__(self, engine: sa.Engine) -> None:
+        super().__init__(engine)
+        self.reads_after: list[int] = []
+
+    def load_events(self, after_seq: int = 0, *, limit: int | None = None) -> list[ev.StoredEvent]:
+        self.reads_after.append(after_seq)
+        return super().load_events(after_seq, limit=limit)
+
+
+def test_a_restarting_service_loads_the_read_models_not_the_whole_log(
+    db_url: str, repo: SqlRepository
+) -> None:
+    _drive(repo, steps=150, seed=5)
+    counting = _CountingRepository(repo.engine)
+    restarted = LiveLog(counting)
+    assert 0 not in counting.reads_after  # months of AVL fixes are never replayed at start
+    assert restarted.state == repo.replay_state()
+    _append(repo, next_batch(repo.replay_state(), random.Random(1), T0 + 10_000))
+    restarted._catch_up()  # later commits still arrive through the log
+    assert restarted.state == repo.replay_state()
+
+
+def test_read_model_state_is_one_snapshot_while_others_write(
+    db_url: str, repo: SqlRepository
+) -> None:
+    _append(repo, register_units(4))
+    stop = threading.Event()
+    failures: list[BaseException] = []
+
+    def write() -> None:
+        state, rng, i = repo.replay_state(), random.Random(11), 0
+        try:
+            while not stop.is_set() and i < 400:
+                state = transitions.replay(_append(repo, next_batch(state, rng, T0 + i)), state)
+                i += 1
+        except BaseException as exc:  # reported by the test below
+            failures.append(exc)
+
+    writer = threading.Thread(target=write)
+    writer.start()
+    checked = 0
+    try:
+        while writer.is_alive() and checked < 25:
+            state = repo.read_model_state()
+            upto = repo.load_events(limit=state.last_seq)
+            assert state == transitions.replay(upto), f"read models and seq {state.last_seq} differ"
+            checked += 1
+    finally:
+        stop.set()
+        writer.join()
+    assert not failures, failures
+    assert checked >= 5
