@@ -93,7 +93,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--exact", type=float, default=0.0, help="also run HiGHS (seconds)")
     parser.add_argument("--only", nargs="*", help="instance names to run (e.g. pmed1 pmed40)")
     args = parser.parse_args(argv)
-    files = sorted(args.dir.glob("*.txt"), key=_natural)
+    files = sorted(args.dir.glob("pmed*.txt"), key=_natural)
     if args.only:
         files = [f for f in files if f.stem in set(args.only)]
     if not files:
