@@ -49,6 +49,7 @@ def test_dispatch_to_crew_round_trip(browser: Any, serve: Callable[..., LiveServ
     assert rows.count() == 4
     unit_id = rows.first.get_attribute("data-unit")
     assert rows.first.locator(".eta").inner_text().count(":") == 1  # an m:ss ETA
+    assert rows.first.locator(".type").inner_text() == "Xe cứu thương"  # the kind of unit
     shot(desk, "1-dispatcher-recommendations")
     rows.first.locator("button.assign").click()
     desk.wait_for_selector(f"#units li[data-unit='{unit_id}'][data-status='dispatched']")

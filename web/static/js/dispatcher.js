@@ -376,7 +376,17 @@ function renderRecommendations(callId, recs) {
     tr.dataset.unit = r.unit_id;
     const eta = r.reachable ? formatDuration(r.eta_s) : t("unreachable");
     const km = `${(r.straight_m / 1000).toFixed(1)} km`;
-    tr.innerHTML = `<td><b>${esc(r.unit_id)}</b></td><td>${esc(r.station_id)}</td><td class="eta">${esc(eta)}</td><td>${esc(km)}</td>`;
+    // What the dispatcher must know before one click: the kind of unit, and whether sending it
+    // takes it off another call (a diversion) or why it cannot reach.
+    const notes = [
+      r.diverts_call_id ? `${t("diverts")} ${r.diverts_call_id}` : "",
+      r.reachable ? "" : r.note,
+    ].filter(Boolean).join(" · ");
+    tr.dataset.type = r.unit_type;
+    if (r.diverts_call_id) tr.classList.add("divert");
+    tr.innerHTML = `<td><b>${esc(r.unit_id)}</b><br><small class="type">${esc(t(`unit_type.${r.unit_type}`))}</small></td>`
+      + `<td>${esc(r.station_id)}</td><td class="eta">${esc(eta)}</td><td>${esc(km)}</td>`
+      + (notes ? `<td class="note">${esc(notes)}</td>` : "<td></td>");
     const td = document.createElement("td");
     const btn = document.createElement("button");
     btn.textContent = t("assign");
