@@ -3,6 +3,7 @@ graph, on one core, plus replications spread over processes and peak memory.
 
     .venv/bin/python bench/sim_bench.py                 # a full year at 1x and 10x (slow)
     .venv/bin/python bench/sim_bench.py --days 30       # shorter; a year is extrapolated
+                                                        # (cold start + warm rate x the rest)
 
 Targets (issue 5): one simulated year at ~110 calls a day in under 10 s on one core, under
 100 s at 10x demand. Figures are given as wall time and as this process's CPU time (the
@@ -65,7 +66,15 @@ def one_core(name: str, days: float, graph_dir: Path, eta_us: float) -> dict[str
     wall0, cpu0 = time.perf_counter(), time.process_time()
     run = simulate(scenario, world)
     wall, cpu = time.perf_counter() - wall0, time.process_time() - cpu0
-    year = 365.0 / days
+    # A year is this cold start (tables and trees built as the run needs them) plus the rest
+    # at the steady rate: a second replication in the same world, whose caches are warm as
+    # they would be later in one long run (not the cold start scaled up).
+    year_cpu, steady_per_day = cpu, None
+    if days < 365:
+        cpu1 = time.process_time()
+        simulate(scenario, world, replication=1)
+        steady_per_day = (time.process_time() - cpu1) / days
+        year_cpu = cpu + steady_per_day * (365.0 - days)
     return {
         "scenario": name,
         "days": days,
@@ -79,10 +88,11 @@ def one_core(name: str, days: float, graph_dir: Path, eta_us: float) -> dict[str
         "calls_per_s_cpu": round(run.n_calls / cpu, 1),
         "us_per_call_cpu": round(cpu / run.n_calls * 1e6),
         "us_per_call_over_eta_query": round(cpu / run.n_calls * 1e6 / eta_us, 1),
-        "year_cpu_s": round(cpu * year, 1) if days < 365 else round(cpu, 1),
+        "steady_cpu_s_per_day": None if steady_per_day is None else round(steady_per_day, 3),
+        "year_cpu_s": round(year_cpu, 1),
         "year_is_extrapolated": days < 365,
         "target_year_s": TARGET_YEAR_S.get(name),
-        "meets_target": cpu * year < TARGET_YEAR_S.get(name, float("inf")),
+        "meets_target": year_cpu < TARGET_YEAR_S.get(name, float("inf")),
         "travel_memo": run.meta.get("travel_memo"),
         "response_mean_min": round(float(np.nanmean(run.calls["response_s"])) / 60.0, 2),
     }

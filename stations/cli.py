@@ -2,7 +2,8 @@
 
 Either on an OR-Library p-median file (`--instance`), or on Hanoi (`--hanoi`): candidates are
 the existing stations (fixed), emergency hospitals and a grid of road nodes; demand is the
-district population on the road graph; costs are the routing engine's travel times.
+district population on the road graph, or calls from a CSV (`--demand-calls`, e.g. the
+`calls.csv` of `hanoi115 simulate`); costs are the routing engine's travel times.
 """
 
 from __future__ import annotations
@@ -43,6 +44,16 @@ def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--date", default="2026-11-23", help="Hanoi: departure day (congestion)")
     parser.add_argument("--grid-m", type=float, default=1000.0, help="Hanoi: candidate grid (m)")
     parser.add_argument("--demand-cell-m", type=float, default=300.0, help="Hanoi: demand pool")
+    parser.add_argument(
+        "--demand-calls",
+        type=Path,
+        metavar="CSV",
+        help="Hanoi: demand from calls (lon, lat, optional weight), e.g. a simulate calls.csv; "
+        "only served calls count unless --all-calls (default: district population)",
+    )
+    parser.add_argument(
+        "--all-calls", action="store_true", help="with --demand-calls: keep unserved calls too"
+    )
     parser.add_argument("--graph-dir", type=Path, help="compiled graph (default: settings)")
     parser.add_argument("--out", type=Path, help="Hanoi: write chosen sites as GeoJSON here")
     parser.add_argument("--method", choices=("auto", "exact", "heuristic"), default="auto")
@@ -66,17 +77,15 @@ def _hanoi(args: argparse.Namespace, settings: Any) -> Any:
     from routing.places import place_file
     from stations.coverage import local_time_s
     from stations.loaders import load_hospitals, load_stations
-    from stations.population import node_population
     from stations.siting.hanoi import build_hanoi_siting
 
     router = Router.load(args.graph_dir or settings.graph_dir)
     stations = load_stations(args.stations or settings.stations_file)
     hospitals = load_hospitals(settings.hospitals_file or place_file(router, "hospitals"))
-    districts = settings.districts_file or place_file(router, "districts")
     at_s = local_time_s(dt.date.fromisoformat(args.date), args.hour)
     return build_hanoi_siting(
         router,
-        node_population(router.node_lonlat, boundaries_file=districts),
+        _demand(args, settings, router),
         p_new=args.p_new,
         stations=stations,
         hospitals=hospitals,
@@ -85,6 +94,25 @@ def _hanoi(args: argparse.Namespace, settings: Any) -> Any:
         demand_cell_m=args.demand_cell_m,
         fix_stations=not args.no_fix_stations,
     )
+
+
+def _demand(args: argparse.Namespace, settings: Any, router: Any) -> Any:
+    """The district population on the road nodes, or the calls of `--demand-calls` there;
+    a bad calls file ends the command with its reason, not a traceback."""
+    from routing.places import place_file
+    from stations.loaders import DataError
+    from stations.population import node_population
+    from stations.siting.hanoi import call_demand, population_demand, read_calls_csv
+
+    if args.demand_calls is None:
+        districts = settings.districts_file or place_file(router, "districts")
+        return population_demand(node_population(router.node_lonlat, boundaries_file=districts))
+    try:
+        calls = read_calls_csv(args.demand_calls, all_calls=args.all_calls)
+        label = f"simulated calls ({calls.weight.sum():.10g} calls from {args.demand_calls})"
+        return call_demand(router, calls, label=label)
+    except DataError as exc:
+        raise SystemExit(f"hanoi115 site: --demand-calls: {exc}") from exc
 
 
 def _report(args: argparse.Namespace, result: SitingResult, siting: Any) -> int:

@@ -86,7 +86,12 @@ class Simulation:
         self.now = start_s
         self._heap: list[tuple[float, int, int, int, int, int]] = []
         self._seq = itertools.count()
-        self.table = CallTable(plan, world.location_district, scenario)
+        self.table = CallTable(
+            plan,
+            scenario,
+            place_district=world.location_district,
+            place_lonlat=world.location_lonlat,
+        )
         self.units = UnitRecorder(start_s=start_s, end_s=self.end_s)
         self._suggested: list[tuple[str, str]] = []
         self._finished: list[str] = []

@@ -20,10 +20,19 @@ OUTCOME_NAMES = np.array(["served", "cancelled", "nuisance"])
 class CallTable:
     """Per-call results of one replication, as parallel arrays indexed like the call plan."""
 
-    def __init__(self, plan: CallPlan, district_of_place: np.ndarray, scenario: Scenario) -> None:
+    def __init__(
+        self,
+        plan: CallPlan,
+        scenario: Scenario,
+        *,
+        place_district: np.ndarray,
+        place_lonlat: np.ndarray,
+    ) -> None:
         n = len(plan)
         self.plan = plan
-        self.district = district_of_place[plan.location] if n else np.array([], dtype=str)
+        self.district = place_district[plan.location] if n else np.array([], dtype=str)
+        # Where each call was (the caller's pin), so planners can site stations on real calls.
+        self.lonlat = place_lonlat[plan.location] if n else np.empty((0, 2))
         names = np.array([name for name, _ in scenario.demand.priority_mix])
         self.priority = names[plan.priority] if n else np.array([], dtype=str)
         self.ready_after_s = np.full(n, np.nan)  # call received -> triage done (dispatchable)
@@ -44,11 +53,14 @@ class CallTable:
         self.dispatches[i] = dispatch_count
 
     def columns(self) -> dict[str, np.ndarray]:
-        """The table: arrival (s from start), labels, intervals (s), queue wait (s), flags."""
+        """The table: arrival (s from start), place (lon, lat), labels, intervals (s), queue
+        wait (s), flags."""
         # Queue wait: from triage done to the first unit sent (NaN: never sent).
         wait = np.maximum(self.intervals["call_to_dispatch_s"] - self.ready_after_s, 0.0)
         return {
             "arrival_s": self.plan.arrival_s,
+            "lon": self.lonlat[:, 0],
+            "lat": self.lonlat[:, 1],
             "priority": self.priority,
             "district": self.district,
             "outcome": OUTCOME_NAMES[self.outcome],

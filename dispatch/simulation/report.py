@@ -23,23 +23,29 @@ CALL_COLUMNS = (
     "queue_wait_s",
     "response_s",
     "no_unit_free",
+    "lon",
+    "lat",
 )
+COORD_COLUMNS = frozenset({"lon", "lat"})  # degrees, to 6 decimals (~0.1 m); the rest seconds
 
 
 def write_calls_csv(runs: Sequence[RunResult], path: Path) -> None:
-    """One row per call of every replication (times in seconds from the scenario start)."""
+    """One row per call of every replication (times in seconds from the scenario start, the
+    call's place in degrees)."""
+    digits = [6 if name in COORD_COLUMNS else 1 for name in CALL_COLUMNS[1:]]
     with path.open("w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle)
         writer.writerow(CALL_COLUMNS)
         for run in runs:
             columns = [run.calls[name] for name in CALL_COLUMNS[1:]]
             for row in zip(*columns, strict=True):
-                writer.writerow([run.replication, *(_cell(v) for v in row)])
+                cells = (_cell(v, d) for v, d in zip(row, digits, strict=True))
+                writer.writerow([run.replication, *cells])
 
 
-def _cell(value: Any) -> Any:
+def _cell(value: Any, digits: int) -> Any:
     if isinstance(value, float | np.floating):
-        return "" if np.isnan(value) else round(float(value), 1)
+        return "" if np.isnan(value) else round(float(value), digits)
     if isinstance(value, np.bool_ | bool):
         return int(value)
     return value

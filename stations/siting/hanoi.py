@@ -1,20 +1,24 @@
-"""Siting on Hanoi's road graph: candidate sites, population demand and travel-time costs.
+"""Siting on Hanoi's road graph: candidate sites, demand (population or calls), travel costs.
 
 Candidates are the existing stations (kept open as fixed sites), emergency hospitals and one
-road node per grid cell; demand is the district population spread over road nodes, pooled per
-small cell onto one representative node; costs are the routing engine's travel times from each
-candidate to each demand node at a chosen departure time.
+road node per grid cell; demand is either the district population spread over road nodes or
+calls (e.g. the `calls.csv` of `hanoi115 simulate`) snapped to their nearest road node, pooled
+per small cell onto one representative node; costs are the routing engine's travel times from
+each candidate to each demand node at a chosen departure time.
 """
 
 from __future__ import annotations
 
+import csv
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Protocol
 
 import numpy as np
 
+from stations.loaders import DataError
 from stations.models import Hospital, Station
 from stations.population import NodePopulation
 from stations.siting.problem import FloatArray, IntArray, SitingError, SitingProblem, SitingResult
@@ -28,6 +32,7 @@ class SitingRouter(Protocol):
     @property
     def node_lonlat(self) -> np.ndarray: ...
     def snap(self, lon: float, lat: float) -> Any: ...
+    def snap_many(self, lons: Sequence[float], lats: Sequence[float]) -> list[Any]: ...
     def coverage(self, sources: Sequence[Any], *, at_s: float) -> np.ndarray: ...
 
 
@@ -43,6 +48,16 @@ class Candidate:
 
 
 @dataclass(frozen=True)
+class NodeDemand:
+    """Demand weight per road node: `kind` is what it counts ("population" or "calls"),
+    `label` where it came from, as the siting summary says it."""
+
+    weight: FloatArray
+    kind: str
+    label: str
+
+
+@dataclass(frozen=True)
 class HanoiSiting:
     """A siting problem on the road graph with what its rows and columns stand for."""
 
@@ -50,22 +65,26 @@ class HanoiSiting:
     candidates: tuple[Candidate, ...]
     demand_nodes: IntArray
     at_s: float
+    demand_kind: str = "population"
+    demand_label: str = "population"
 
     def describe(self, result: SitingResult) -> dict[str, Any]:
-        """JSON-ready: chosen sites, mean travel time, population shares within 8/15 min."""
+        """JSON-ready: chosen sites, the demand used and its total (key "population" or
+        "calls"), the mean travel time and the shares of that demand within 8/15 min."""
         cost = self.problem.cost[:, list(result.sites)].min(axis=1)
-        people = self.problem.weights
-        total = float(people.sum())
+        weight = self.problem.weights
+        total = float(weight.sum())
         reach = np.isfinite(cost)
         return {
             **result.to_dict(),
             "at_s": self.at_s,
             "candidates": len(self.candidates),
+            "demand": self.demand_label,
             "demand_points": len(self.demand_nodes),
-            "population": round(total),
-            "mean_time_s": round(float(people[reach] @ cost[reach]) / total, 1),
+            self.demand_kind: round(total),
+            "mean_time_s": round(float(weight[reach] @ cost[reach]) / total, 1),
             "share_within": {
-                f"{m}_min": round(float(people[cost <= m * 60.0].sum()) / total, 4) for m in (8, 15)
+                f"{m}_min": round(float(weight[cost <= m * 60.0].sum()) / total, 4) for m in (8, 15)
             },
             "sites_detail": [vars(self.candidates[j]) for j in result.sites],
         }
@@ -107,16 +126,81 @@ def _representatives(lonlat: np.ndarray, cells: IntArray, mask: np.ndarray) -> I
 
 
 def pooled_demand(
-    lonlat: np.ndarray, people: FloatArray, cell_m: float
+    lonlat: np.ndarray, weight: FloatArray, cell_m: float
 ) -> tuple[IntArray, FloatArray]:
-    """Pool node populations per `cell_m` cell onto one representative node each."""
+    """Pool node demand (people or calls) per `cell_m` cell onto one representative node each."""
     cells = _cells(lonlat, cell_m)
-    lived = people > 0
+    lived = weight > 0
     reps = _representatives(lonlat, cells, lived)  # one per occupied cell, in cell order
-    weight = np.bincount(
-        np.searchsorted(np.unique(cells[lived]), cells[lived]), weights=people[lived]
+    pooled = np.bincount(
+        np.searchsorted(np.unique(cells[lived]), cells[lived]), weights=weight[lived]
     )
-    return reps, weight.astype(np.float64)
+    return reps, pooled.astype(np.float64)
+
+
+def population_demand(population: NodePopulation) -> NodeDemand:
+    """The district population on the road nodes as siting demand."""
+    return NodeDemand(np.asarray(population.people, dtype=np.float64), "population", "population")
+
+
+@dataclass(frozen=True)
+class CallPoints:
+    """Calls read from a CSV: where each was (lon, lat rows) and how many calls it counts for."""
+
+    lonlat: FloatArray
+    weight: FloatArray
+
+
+def read_calls_csv(path: Path, *, all_calls: bool = False) -> CallPoints:
+    """Calls with `lon` and `lat` columns (degrees) and an optional `weight` (default 1), such
+    as the `calls.csv` that `hanoi115 simulate` writes.
+
+    Unless `all_calls`, rows with an `outcome` other than "served" are dropped: a nuisance or
+    cancelled call sends no ambulance to anybody, so it is no demand for a station.
+    Raises DataError for a missing file, missing columns, bad numbers or no rows left.
+    """
+    if not path.is_file():
+        raise DataError(f"calls file not found: {path}")
+    with path.open(newline="", encoding="utf-8") as handle:
+        reader = csv.DictReader(handle)
+        if not {"lon", "lat"} <= set(reader.fieldnames or ()):
+            raise DataError(f"{path} has no lon and lat columns (found {reader.fieldnames})")
+        rows = [r for r in reader if all_calls or r.get("outcome", "served") == "served"]
+    if not rows:
+        raise DataError(f"no calls left in {path}" + ("" if all_calls else " (served only)"))
+    try:
+        lonlat = np.array([[float(r["lon"]), float(r["lat"])] for r in rows])
+        weight = np.array([float(r.get("weight") or 1.0) for r in rows])
+    except ValueError as exc:
+        raise DataError(f"{path}: {exc}") from exc
+    if not (np.isfinite(lonlat).all() and np.isfinite(weight).all() and (weight >= 0).all()):
+        raise DataError(f"{path}: lon, lat and weight must be finite, weights not negative")
+    if weight.sum() <= 0:
+        raise DataError(f"{path}: the calls' weights are all zero")
+    return CallPoints(lonlat, weight)
+
+
+def call_demand(router: SitingRouter, calls: CallPoints, *, label: str) -> NodeDemand:
+    """Calls as siting demand: each call counts on the road node nearest to where it was.
+
+    Raises DataError if a call is beyond the router's snap limit (outside this graph).
+    """
+    from scipy.spatial import cKDTree
+
+    from routing.errors import OutsideServiceArea
+
+    places, row_place = np.unique(calls.lonlat, axis=0, return_inverse=True)
+    try:  # the engine's own service-area test, as for every call and station it routes
+        router.snap_many(places[:, 0].tolist(), places[:, 1].tolist())
+    except OutsideServiceArea as exc:
+        raise DataError(f"a call is outside this graph: {exc}") from exc
+    lonlat = np.asarray(router.node_lonlat)
+    scale = np.array([math.cos(math.radians(float(lonlat[:, 1].mean()))), 1.0])
+    _, node_of_place = cKDTree(lonlat * scale).query(places * scale)
+    weight = np.bincount(
+        node_of_place[row_place.ravel()], weights=calls.weight, minlength=len(lonlat)
+    )
+    return NodeDemand(weight.astype(np.float64), "calls", label)
 
 
 def site_candidates(
@@ -139,7 +223,7 @@ def site_candidates(
 
 def build_hanoi_siting(
     router: SitingRouter,
-    population: NodePopulation,
+    demand: NodeDemand,
     *,
     p_new: int,
     stations: Sequence[Station],
@@ -153,15 +237,16 @@ def build_hanoi_siting(
 
     at_s: departure time (epoch s UTC) deciding the congestion band of the travel times.
     grid_m: spacing (m) of the grid of road-node candidates.
-    demand_cell_m: size (m) of the cells that pool population onto one demand node.
+    demand: people or calls per road node (`population_demand`, `call_demand`).
+    demand_cell_m: size (m) of the cells that pool demand onto one demand node.
     Candidates the router cannot snap (outside the service area) are left out.
     """
     from routing.errors import OutsideServiceArea
 
     lonlat = np.asarray(router.node_lonlat)
-    if population.total <= 0:
-        raise SitingError("no population lives inside this graph's districts")
-    demand_nodes, weights = pooled_demand(lonlat, population.people, demand_cell_m)
+    if demand.weight.sum() <= 0:
+        raise SitingError(f"no {demand.label} inside this graph")
+    demand_nodes, weights = pooled_demand(lonlat, demand.weight, demand_cell_m)
     candidates, columns = [], []
     raw = site_candidates(
         lonlat, stations=stations, hospitals=hospitals, grid_m=grid_m, fix_stations=fix_stations
@@ -178,4 +263,4 @@ def build_hanoi_siting(
     problem = SitingProblem(
         cost=np.column_stack(columns), p=len(fixed) + p_new, weights=weights, fixed=fixed
     )
-    return HanoiSiting(problem, tuple(candidates), demand_nodes, at_s)
+    return HanoiSiting(problem, tuple(candidates), demand_nodes, at_s, demand.kind, demand.label)

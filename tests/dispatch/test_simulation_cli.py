@@ -29,6 +29,7 @@ def test_simulate_writes_the_comparison_report(tmp_path: Path, hoankiem_graph_di
         rows = list(csv.DictReader((out / name / "calls.csv").open(encoding="utf-8")))
         assert len(rows) == kpis["calls"]
         assert {r["replication"] for r in rows} == {"0", "1"}
+        assert all(20.9 < float(r["lat"]) < 21.2 and 105.7 < float(r["lon"]) < 106.0 for r in rows)
         assert (out / name / "kpis.csv").exists()
     page = (out / "report.html").read_text(encoding="utf-8")
     assert "golden_hoankiem" in page and "erlang_check" in page

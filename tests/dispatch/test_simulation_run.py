@@ -50,8 +50,8 @@ def fixed_scenario(**changes: Any) -> Scenario:
     return scenario_from_mapping(data, base_dir=Path("."))
 
 
-def run_sim(scenario: Scenario, *, keep_events: bool = False) -> Simulation:
-    world = world_for(scenario, None)
+def run_sim(scenario: Scenario, *, keep_events: bool = False, router: Any = None) -> Simulation:
+    world = world_for(scenario, None, router=router)
     start = start_epoch_s(scenario.start_local)
     plan = generate_calls(scenario, world.location_weight, replication=0)
     sim = Simulation(scenario, world, plan, start_s=start, keep_events=keep_events)
@@ -73,6 +73,19 @@ def test_unqueued_calls_take_exactly_call_taking_turnout_and_travel() -> None:
     nuisance = table["outcome"] == "nuisance"
     assert nuisance.sum() > 5
     assert np.all(np.isnan(table["call_to_dispatch_s"][nuisance]))
+
+
+def test_the_call_table_says_where_each_call_was(hoankiem_router: Any) -> None:
+    golden = Path(__file__).parent / "simulation_data" / "golden_hoankiem.toml"
+    scenario = load_scenario(golden).with_overrides(days=1)
+    sim = run_sim(scenario, keep_events=True, router=hoankiem_router)
+    table = sim.table.columns()
+    calls = replay(sim.repository.load_events()).calls
+    pins = [calls[str(i)].pin for i in range(len(sim.plan))]
+    assert len(pins) > 10
+    got = np.column_stack([table["lon"], table["lat"]])
+    assert np.array_equal(got, [[p.lon, p.lat] for p in pins])  # the pin the service got
+    assert len(np.unique(got, axis=0)) > 5  # spread over the graph's places
 
 
 def test_the_event_log_replays_to_the_simulated_state() -> None:
