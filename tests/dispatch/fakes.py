@@ -7,9 +7,12 @@ reach each other. Points outside the box raise OutsideServiceArea, like the real
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
+from dispatch import events as ev
+from dispatch.errors import ConcurrencyConflict
+from dispatch.memory import InMemoryRepository
 from dispatch.ports import SnappedPoint
 from routing.errors import OutsideServiceArea
 
@@ -65,3 +68,23 @@ class FakeTravel:
     ) -> list[float | None]:
         self.calls += 1
         return [self.one(origin, d, at_s) for d in dests]
+
+
+class FlakyRepository(InMemoryRepository):
+    """Fails the next append (as a lost race or a dropped database would)."""
+
+    fail_next = False
+
+    def append(
+        self,
+        events: Sequence[ev.Event],
+        *,
+        expected_versions: Mapping[str, int],
+        idempotency_key: str | None = None,
+    ) -> list[ev.StoredEvent]:
+        if self.fail_next:
+            self.fail_next = False
+            raise ConcurrencyConflict("simulated")
+        return super().append(
+            events, expected_versions=expected_versions, idempotency_key=idempotency_key
+        )

@@ -3,7 +3,7 @@ atomic assignment, rollback, commit-before-publish, idempotency and automatic ar
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 
 import pytest
 
@@ -14,6 +14,7 @@ from dispatch.model import CallStatus, CancelReason, Point, Priority, UnitStatus
 from dispatch.timeline import intervals
 from dispatch.transitions import replay
 from dispatch.views import event_view
+from tests.dispatch.fakes import FlakyRepository
 from tests.dispatch.helpers import HOAN_KIEM, Clock, make_service, new_call
 
 
@@ -97,26 +98,6 @@ def test_two_services_on_one_log_one_wins_and_the_loser_catches_up() -> None:
         b.assign(call_b, "hq-A1", actor="d2")
     assert b.state.units["hq-A1"].call_id == call_a
     assert a.state == b.state
-
-
-class FlakyRepository(InMemoryRepository):
-    """Fails the next append (as a lost race or a dropped database would)."""
-
-    fail_next = False
-
-    def append(
-        self,
-        events: Sequence[ev.Event],
-        *,
-        expected_versions: Mapping[str, int],
-        idempotency_key: str | None = None,
-    ) -> list[ev.StoredEvent]:
-        if self.fail_next:
-            self.fail_next = False
-            raise ConcurrencyConflict("simulated")
-        return super().append(
-            events, expected_versions=expected_versions, idempotency_key=idempotency_key
-        )
 
 
 def test_failed_commit_rolls_back_and_publishes_nothing() -> None:

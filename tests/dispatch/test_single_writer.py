@@ -4,17 +4,15 @@ Also: a recommendation's ranking is fixed when it is made, however the state mov
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-
 import pytest
 
-from dispatch import events as ev
 from dispatch.errors import ConcurrencyConflict
 from dispatch.memory import InMemoryRepository
 from dispatch.model import CancelReason, Priority, UnitStatus
 from dispatch.service import DispatchService
 from dispatch.transitions import RollbackImpossible
 from dispatch.views import event_view, recommendation_view
+from tests.dispatch.fakes import FlakyRepository
 from tests.dispatch.helpers import LONG_BIEN, Clock, make_service, new_call
 
 U = UnitStatus
@@ -54,28 +52,8 @@ def test_single_writer_log_gets_the_same_events_and_state() -> None:
     assert single.state == tracked.state
 
 
-class FailingOnce(InMemoryRepository):
-    """A single-writer log whose next append fails (a full disk, say)."""
-
-    fail_next = False
-
-    def append(
-        self,
-        events: Sequence[ev.Event],
-        *,
-        expected_versions: Mapping[str, int],
-        idempotency_key: str | None = None,
-    ) -> list[ev.StoredEvent]:
-        if self.fail_next:
-            self.fail_next = False
-            raise ConcurrencyConflict("simulated")
-        return super().append(
-            events, expected_versions=expected_versions, idempotency_key=idempotency_key
-        )
-
-
 def test_a_half_applied_command_on_a_single_writer_log_stops_the_service() -> None:
-    repo = FailingOnce(single_writer=True)
+    repo = FlakyRepository(single_writer=True)
     svc = make_service(repo=repo)
     call_id = new_call(svc)
     repo.fail_next = True

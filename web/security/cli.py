@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import getpass
 import sys
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from web.security.accounts import AccountError, Role, UserStore
@@ -63,53 +64,59 @@ def _password(args: argparse.Namespace) -> str:
     return first
 
 
+def _account_change(verb: str, change: Callable[[], str]) -> int:
+    """Run one change to an account: print what it did, or why it failed (exit status 2)."""
+    try:
+        message = change()
+    except AccountError as exc:
+        print(f"hanoi115 user {verb}: {exc}", file=sys.stderr)
+        return 2
+    print(message)
+    return 0
+
+
 def create_user(args: argparse.Namespace, settings: Settings) -> int:
     """`hanoi115 user create NAME --role R [--unit U] [--password-stdin]`."""
-    try:
-        user = _store(settings).create(
-            args.username, _password(args), role=args.role, unit_id=args.unit
-        )
-    except AccountError as exc:
-        print(f"hanoi115 user create: {exc}", file=sys.stderr)
-        return 2
-    where = f" (unit {user.unit_id})" if user.unit_id else ""
-    print(f"created {user.role.value} {user.username}{where}")
-    return 0
+
+    def change() -> str:
+        store = _store(settings)
+        user = store.create(args.username, _password(args), role=args.role, unit_id=args.unit)
+        where = f" (unit {user.unit_id})" if user.unit_id else ""
+        return f"created {user.role.value} {user.username}{where}"
+
+    return _account_change("create", change)
 
 
 def set_password(args: argparse.Namespace, settings: Settings) -> int:
     """`hanoi115 user passwd NAME [--password-stdin]`."""
-    try:
+
+    def change() -> str:
         _store(settings).set_password(args.username, _password(args))
-    except AccountError as exc:
-        print(f"hanoi115 user passwd: {exc}", file=sys.stderr)
-        return 2
-    print(f"password of {args.username} changed; signed out everywhere")
-    return 0
+        return f"password of {args.username} changed; signed out everywhere"
+
+    return _account_change("passwd", change)
 
 
 def set_role(args: argparse.Namespace, settings: Settings) -> int:
     """`hanoi115 user role NAME --role R [--unit U]`."""
-    try:
+
+    def change() -> str:
         _store(settings).set_role(args.username, args.role, args.unit)
-    except AccountError as exc:
-        print(f"hanoi115 user role: {exc}", file=sys.stderr)
-        return 2
-    where = f" (unit {args.unit})" if args.unit else ""
-    print(f"{args.username} is now {args.role}{where}; signed out everywhere")
-    return 0
+        where = f" (unit {args.unit})" if args.unit else ""
+        return f"{args.username} is now {args.role}{where}; signed out everywhere"
+
+    return _account_change("role", change)
 
 
 def set_active(args: argparse.Namespace, settings: Settings) -> int:
     """`hanoi115 user disable NAME`, `hanoi115 user enable NAME`."""
     verb = "enable" if args.active else "disable"
-    try:
+
+    def change() -> str:
         _store(settings).set_active(args.username, args.active)
-    except AccountError as exc:
-        print(f"hanoi115 user {verb}: {exc}", file=sys.stderr)
-        return 2
-    print(f"{args.username} {verb}d; signed out everywhere")
-    return 0
+        return f"{args.username} {verb}d; signed out everywhere"
+
+    return _account_change(verb, change)
 
 
 def list_users(args: argparse.Namespace, settings: Settings) -> int:
