@@ -135,7 +135,11 @@ async function signIn(id) {
     },
   });
   live.connect();
-  window.h115 = { live, flush, outbox, alarm, scene: () => sceneMarker && sceneMarker.getLatLng() };
+  window.h115 = {
+    live, flush, outbox, alarm,
+    scene: () => sceneMarker && sceneMarker.getLatLng(),
+    fixesSent: () => fixesSent,
+  };
   keepScreenOn();
   saveOutbox(outbox());
   startGeolocation();
@@ -293,16 +297,38 @@ async function send(item) {
   });
 }
 
+// A device's GPS fires about once a second, and every fix sent becomes a stored event: send
+// one when the ambulance has moved FIX_MOVED_M since the last one sent, or FIX_EVERY_S has
+// passed (a parked unit still shows it is alive), so a map stays fresh without a million
+// rows a day of a unit sitting at its station.
+const FIX_EVERY_S = 5;
+const FIX_MOVED_M = 30;
+let lastFix = null;
+let fixesSent = 0; // read by the browser tests
+
+function metresBetween(a, b) {
+  const rad = Math.PI / 180;
+  const x = (b.lon - a.lon) * rad * Math.cos(((a.lat + b.lat) / 2) * rad);
+  return Math.hypot(x, (b.lat - a.lat) * rad) * 6371008.8;
+}
+
+function worthSending(fix) {
+  return !lastFix || fix.t - lastFix.t >= FIX_EVERY_S || metresBetween(lastFix, fix) >= FIX_MOVED_M;
+}
+
 async function startGeolocation() {
   // In demo mode the server drives the vehicle along its route (simulated position).
   if (!navigator.geolocation || new URLSearchParams(location.search).get("simulated")) return;
   if ((await api("/config")).demo) return;
   navigator.geolocation.watchPosition((pos) => {
-    live.send({
-      type: "position", lon: pos.coords.longitude, lat: pos.coords.latitude,
+    const fix = { lon: pos.coords.longitude, lat: pos.coords.latitude, t: pos.timestamp / 1000 };
+    if (!worthSending(fix) || !live.send({
+      type: "position", lon: fix.lon, lat: fix.lat,
       speed_kph: pos.coords.speed !== null ? pos.coords.speed * 3.6 : null,
-      heading_deg: pos.coords.heading, device_time_s: pos.timestamp / 1000,
-    });
+      heading_deg: pos.coords.heading, device_time_s: fix.t,
+    })) return;
+    lastFix = fix;
+    fixesSent += 1;
   }, () => {}, { enableHighAccuracy: true, maximumAge: 5000 });
 }
 
