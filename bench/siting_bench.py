@@ -1,6 +1,6 @@
 """Benchmark the p-median heuristic on OR-Library instances; prints one JSON line per instance.
 
-Usage: python bench/siting_bench.py [--dir DIR] [--time-limit 8] [--seed 0] [--exact SECONDS]
+Usage: python bench/siting_bench.py [--dir DIR] [--time-limit 7] [--seed 0] [--exact SECONDS]
 
 Each line: instance, n, p, value, optimum (published, or from the file's header when it
 carries one), gap_pct, seconds (wall), cpu_seconds (the heuristic's budget is CPU time on
@@ -88,7 +88,7 @@ def bench_one(path: Path, args: argparse.Namespace) -> dict[str, object]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--dir", type=Path, default=DEFAULT_DIR, help="folder of pmed*.txt")
-    parser.add_argument("--time-limit", type=float, default=8.0, help="CPU s per instance")
+    parser.add_argument("--time-limit", type=float, default=7.0, help="CPU s per instance")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--exact", type=float, default=0.0, help="also run HiGHS (seconds)")
     parser.add_argument("--only", nargs="*", help="instance names to run (e.g. pmed1 pmed40)")

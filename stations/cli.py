@@ -58,7 +58,7 @@ def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", type=Path, help="Hanoi: write chosen sites as GeoJSON here")
     parser.add_argument("--method", choices=("auto", "exact", "heuristic"), default="auto")
     parser.add_argument(
-        "--time-limit", type=float, default=8.0, help="s: heuristic CPU, MILP wall (default 8)"
+        "--time-limit", type=float, default=7.0, help="s: heuristic CPU, MILP wall (default 7)"
     )
     parser.add_argument("--seed", type=int, default=0, help="heuristic seed (default 0)")
 

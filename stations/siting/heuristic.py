@@ -80,7 +80,7 @@ def vns_pmedian(
     problem: SitingProblem,
     *,
     seed: int = 0,
-    time_limit_s: float = 8.0,
+    time_limit_s: float = 7.0,
     max_rounds: int = 50_000,
     max_stall: int = 3000,
     max_stall_s: float = 4.0,
