@@ -27,6 +27,7 @@ def get_config(ctx: Ctx) -> dict[str, Any]:
         "center": [(west + east) / 2, (south + north) / 2],
         "tile_url": ctx.settings.tile_url,
         "heartbeat_timeout_s": ctx.settings.heartbeat_timeout_s,
+        "ack_alert_s": ctx.settings.ack_alert_s,
         "protocol_version": PROTOCOL_VERSION,
         "demo": ctx.demo,
         "server_time_s": time.time(),

@@ -51,6 +51,9 @@ class Settings(BaseSettings):
     heartbeat_timeout_s: float = Field(
         default=90.0, gt=0, description="crew shown disconnected after"
     )
+    ack_alert_s: float = Field(
+        default=60.0, gt=0, description="a job not acknowledged after this alerts dispatchers"
+    )
     ws_ring_size: int = Field(
         default=5000, ge=10, description="recent events kept in memory for resume"
     )

@@ -10,9 +10,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+import httpx
 import pytest
 
-from tests.web.conftest import LiveServer, shot
+from tests.web.conftest import PIN_HOAN_KIEM, LiveServer, shot
 
 pytestmark = [pytest.mark.browser, pytest.mark.server]
 
@@ -131,3 +132,40 @@ def test_crew_actions_queue_offline_and_keep_their_time(
     assert change["at_s"] - change["data"]["device_at_s"] >= 1.0  # server time recorded apart
     shot(crew, "6-crew-after-offline")
     context.close()
+
+
+def test_dispatcher_hears_a_job_the_crew_has_not_acknowledged(
+    browser: Any, serve: Callable[..., LiveServer]
+) -> None:
+    server = serve(ack_alert_s=1.0)
+    pin = {"type": "Point", "coordinates": list(PIN_HOAN_KIEM)}
+    res = httpx.post(
+        f"{server.base}/api/v1/calls",
+        json={"address_text": "Hàng Bài", "pin": pin, "priority": "P1"},
+        headers=server.headers(),
+        timeout=30,
+    )
+    call_id = res.json()["call"]["call_id"]
+    desk = browser.new_page(viewport={"width": 1400, "height": 900})
+    desk.add_init_script(f"sessionStorage.setItem('h115.token', '{server.token()}')")
+    desk.goto(server.base + "/")
+    desk.wait_for_selector("#conn.on")
+    assert desk.evaluate("window.h115.alarm.active") is False  # nothing waits for a crew yet
+    res = httpx.post(
+        f"{server.base}/api/v1/calls/{call_id}/assign",
+        json={"unit_id": "hq-A1"},
+        headers=server.headers(),
+        timeout=30,
+    )
+    assert res.status_code == 200, res.text
+    desk.wait_for_selector("#units li[data-unit='hq-A1'].ack-overdue", timeout=10_000)
+    desk.wait_for_function("window.h115.alarm.active && window.h115.alarm.rings >= 1")
+    res = httpx.post(
+        f"{server.base}/api/v1/units/hq-A1/ack",
+        json={},
+        headers=server.headers("crew", "hq-A1"),
+        timeout=30,
+    )
+    assert res.status_code == 200 and res.json()["acknowledged"], res.text
+    desk.wait_for_function("!window.h115.alarm.active", timeout=5_000)
+    assert desk.locator("#units li.ack-overdue").count() == 0

@@ -2,6 +2,7 @@
 // an authoritative pin, ranked recommendations with one-click assignment, queue, units, KPIs.
 
 import { api, point, lonLat, token } from "./api.js";
+import { JobAlert } from "./alert.js";
 import { esc } from "./html.js";
 import { t, setLang, lang, applyStatic, formatDuration } from "./i18n.js";
 import { LiveConnection } from "./live.js";
@@ -10,6 +11,8 @@ import { createMap, drawStationsAndHospitals, unitIcon, PRIORITY_COLOURS } from 
 const state = { units: new Map(), calls: new Map(), presence: {}, acks: {}, routes: new Map() };
 const layers = { units: new Map(), calls: new Map(), routes: new Map() };
 let map = null;
+let config = null;
+const alarm = new JobAlert(); // sounds while a dispatched job waits too long for its crew
 let pin = null;
 let deviceMarker = null;
 let selectedCall = null;
@@ -23,7 +26,7 @@ async function main() {
   $("lang").value = lang();
   $("lang").onchange = (e) => { setLang(e.target.value); renderAll(); showConnection(connected); };
   applyStatic();
-  ({ map } = await createMap("map"));
+  ({ map, config } = await createMap("map"));
   await drawStationsAndHospitals(map);
   map.on("click", (e) => placePin(e.latlng.lng, e.latlng.lat));
   setupIntake();
@@ -35,7 +38,7 @@ async function main() {
     onStatus: showConnection,
   });
   live.connect();
-  window.h115 = { state, live, layers };
+  window.h115 = { state, live, layers, alarm };
   setInterval(renderLists, 1000);
   refreshKpi();
   setInterval(refreshKpi, 30000);
@@ -233,11 +236,25 @@ function renderLists() {
     li.dataset.status = unit.status;
     const p = state.presence[unit.unit_id];
     const ack = state.acks[unit.unit_id];
+    if (ack && overdue(ack)) li.classList.add("ack-overdue");
     li.innerHTML = `<b>${esc(unit.unit_id)}</b> <span class="st st-${esc(unit.status)}">${esc(t("status." + unit.status))}</span>`
       + (p && !p.connected ? ` <span class="lost">${t("device_lost")}</span>` : "")
       + (ack ? ` <span class="ack-timer">${t("ack_waiting")} ${age(ack.assigned_s)}</span>` : "");
     $("units").append(li);
   }
+  soundOverdueAcks();
+}
+
+// A crew that has not confirmed its job after `ack_alert_s` may not have seen it: the
+// dispatcher hears it (and the header flashes) until the crew acknowledges or is reached.
+function overdue(ack) {
+  return Date.now() / 1000 - ack.assigned_s >= (config ? config.ack_alert_s : 60);
+}
+
+function soundOverdueAcks() {
+  const late = Object.entries(state.acks).filter(([, ack]) => overdue(ack)).map(([id]) => id).sort();
+  if (late.length) alarm.start(`ack:${late.join(",")}`);
+  else alarm.stop();
 }
 
 function callRow(call) {
