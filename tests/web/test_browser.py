@@ -160,6 +160,11 @@ def test_dispatcher_hears_a_job_the_crew_has_not_acknowledged(
     assert res.status_code == 200, res.text
     desk.wait_for_selector("#units li[data-unit='hq-A1'].ack-overdue", timeout=10_000)
     desk.wait_for_function("window.h115.alarm.active && window.h115.alarm.rings >= 1")
+    desk.click("#units li[data-unit='hq-A1']")  # the dispatcher is on it: silence this one
+    assert desk.evaluate("window.h115.alarm.active") is False
+    desk.wait_for_timeout(1500)  # the lists re-render every second; it stays silent
+    assert desk.evaluate("window.h115.alarm.active") is False
+    assert desk.locator("#units li[data-unit='hq-A1'].ack-overdue").count() == 1
     res = httpx.post(
         f"{server.base}/api/v1/units/hq-A1/ack",
         json={},

@@ -236,7 +236,11 @@ function renderLists() {
     li.dataset.status = unit.status;
     const p = state.presence[unit.unit_id];
     const ack = state.acks[unit.unit_id];
-    if (ack && overdue(ack)) li.classList.add("ack-overdue");
+    if (ack && overdue(ack)) {
+      li.classList.add("ack-overdue");
+      li.title = t("ack_mute");
+      li.onclick = () => { mutedAcks.add(ackKey(unit.unit_id, ack)); soundOverdueAcks(); };
+    }
     li.innerHTML = `<b>${esc(unit.unit_id)}</b> <span class="st st-${esc(unit.status)}">${esc(t("status." + unit.status))}</span>`
       + (p && !p.connected ? ` <span class="lost">${t("device_lost")}</span>` : "")
       + (ack ? ` <span class="ack-timer">${t("ack_waiting")} ${age(ack.assigned_s)}</span>` : "");
@@ -251,8 +255,15 @@ function overdue(ack) {
   return Date.now() / 1000 - ack.assigned_s >= (config ? config.ack_alert_s : 60);
 }
 
+// A click on the unit's row silences its alert (the dispatcher is on it, e.g. calling the
+// crew); the row stays orange until the crew acknowledges.
+const mutedAcks = new Set();
+const ackKey = (unitId, ack) => `${unitId}:${ack.call_id}`;
+
 function soundOverdueAcks() {
-  const late = Object.entries(state.acks).filter(([, ack]) => overdue(ack)).map(([id]) => id).sort();
+  const late = Object.entries(state.acks)
+    .filter(([id, ack]) => overdue(ack) && !mutedAcks.has(ackKey(id, ack)))
+    .map(([id]) => id).sort();
   if (late.length) alarm.start(`ack:${late.join(",")}`);
   else alarm.stop();
 }
