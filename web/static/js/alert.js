@@ -37,7 +37,8 @@ export class JobAlert {
   }
 
   stop() {
-    if (this.timer !== null) clearInterval(this.timer);
+    if (this.timer === null) return;
+    clearInterval(this.timer);
     this.timer = null;
     this.callId = null;
     document.body.classList.remove("alerting");
