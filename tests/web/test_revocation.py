@@ -297,3 +297,38 @@ def test_migration_gives_existing_users_generation_zero_and_downgrades(tmp_path:
         columns = {c["name"] for c in sa.inspect(conn).get_columns("users")}
     assert "token_generation" not in columns and "active" in columns
     engine.dispose()
+
+
+def test_many_users_checked_in_one_period_share_one_read(tmp_path: Any) -> None:
+    url = f"sqlite:///{tmp_path / 'users.db'}"
+    upgrade(url)
+    engine = make_engine(url)
+    users = UserStore(engine)
+    crews = [Principal(f"crew{i}", Role.CREW, unit_id=f"u{i}") for i in range(30)]
+    for crew in crews:
+        users.create(crew.username, PASSWORD, role=Role.CREW, unit_id=crew.unit_id)
+    now = [100.0]
+    revocation = Revocation(users, recheck_s=RECHECK_S, clock=lambda: now[0])
+
+    async def sockets_check() -> list[Principal | BaseException]:
+        """Every crew's socket watcher checks its token at about the same time."""
+        return await asyncio.gather(*(revocation.check(c) for c in crews), return_exceptions=True)
+
+    async def scenario() -> None:
+        assert await sockets_check() == crews  # first sight of each: read
+        first = revocation.reads
+        now[0] += RECHECK_S  # every entry expired: one read for all thirty
+        assert await sockets_check() == crews
+        assert revocation.reads == first + 1
+        now[0] += RECHECK_S / 2  # still fresh: no read
+        assert await sockets_check() == crews
+        assert revocation.reads == first + 1
+        users.set_active("crew7", False)
+        now[0] += RECHECK_S
+        outcome = await sockets_check()
+        assert revocation.reads == first + 2
+        assert isinstance(outcome[7], AuthError) and str(outcome[7]) == DISABLED
+        assert [o for i, o in enumerate(outcome) if i != 7] == crews[:7] + crews[8:]
+
+    asyncio.run(scenario())
+    engine.dispose()

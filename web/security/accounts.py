@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextvars
 import re
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
@@ -187,10 +188,17 @@ class UserStore:
 
     def status(self, username: str) -> UserStatus | None:
         """Whether the user is active and its token generation (None: no such user)."""
-        query = sa.select(users.c.active, users.c.token_generation)
+        return self.statuses([username]).get(username)
+
+    def statuses(self, usernames: Sequence[str]) -> dict[str, UserStatus]:
+        """`status` of many users in one query (users that do not exist are left out)."""
+        query = sa.select(users.c.username, users.c.active, users.c.token_generation)
         with storage_errors(self.engine.url), self.engine.connect() as conn:
-            row = conn.execute(query.where(users.c.username == username)).first()
-        return None if row is None else UserStatus(active=bool(row[0]), generation=int(row[1]))
+            rows = conn.execute(query.where(users.c.username.in_(sorted(set(usernames)))))
+            return {
+                name: UserStatus(active=bool(active), generation=int(generation))
+                for name, active, generation in rows
+            }
 
     def _change(self, username: str, **values: Any) -> int:
         """Update a user and bump its token generation; the new generation."""

@@ -3,7 +3,9 @@ generation the token was issued at.
 
 Each process remembers (active, generation) per user for `recheck_s` seconds, so disabling a
 user or "sign out everywhere" reaches every server process within that time, at the cost of
-one small read per user and period rather than one per request. While the database cannot be
+about one small read per period rather than one per request: when a user's entry has to be
+read, every entry that would expire within the next period is read with it, in one query,
+so the many crews' open sockets of a process share their reads. While the database cannot be
 reached, the last status read is used (nobody can disable a user then either); a user this
 process has never read is refused with 503 until it returns.
 """
@@ -22,6 +24,7 @@ from web.security.accounts import AuthError, Principal, UserStatus, UserStore, d
 
 log = logging.getLogger(__name__)
 REVOKED = "token revoked: sign in again"
+KEEP_IDLE_S = 60.0  # a user not asked about for this long is no longer read ahead
 DISABLED = "account disabled"
 
 
@@ -45,6 +48,9 @@ class Revocation:
         self.recheck_s = recheck_s
         self._clock = clock
         self._seen: dict[str, _Seen] = {}
+        self._used: dict[str, float] = {}  # user -> when its status was last asked for
+        self._reading: asyncio.Task[None] | None = None  # the read in flight, shared
+        self.reads = 0  # queries made (read by tests)
 
     async def check(self, principal: Principal) -> Principal:
         """`principal` if its token still holds; AuthError (account disabled, token revoked)."""
@@ -66,18 +72,52 @@ class Revocation:
         self._seen.pop(username, None)
 
     async def _status(self, principal: Principal) -> UserStatus | None:
-        seen = self._seen.get(principal.username)
+        name = principal.username
+        self._used[name] = self._clock()
+        seen = self._seen.get(name)
         if seen is not None and self._clock() < seen.until_s and not _newer(principal, seen):
             return seen.status
         try:
-            status = await asyncio.to_thread(self.users.status, principal.username)
+            await self._read(principal)
         except StorageUnavailable:
             if seen is None:
                 raise
-            log.warning("user status of %s unavailable: using the last one", principal.username)
-            status = seen.status
-        self.remember(principal.username, status)
-        return status
+            log.warning("user status of %s unavailable: using the last one", name)
+            return seen.status
+        return self._seen[name].status
+
+    async def _read(self, principal: Principal) -> None:
+        """Read the principal's user and every entry expiring within a period, in one query.
+        A caller arriving while such a read runs waits for it, and reads again only if that
+        left its user out or older than its token (a sign-in during the read)."""
+        name = principal.username
+        running = self._reading
+        if running is not None:
+            await asyncio.shield(running)
+            seen = self._seen.get(name)
+            if seen is not None and self._clock() < seen.until_s and not _newer(principal, seen):
+                return
+        now = self._clock()
+        idle = now - max(KEEP_IDLE_S, 10 * self.recheck_s)
+        for gone in [n for n, used in self._used.items() if used < idle]:  # signed out, gone
+            self._used.pop(gone)
+            self._seen.pop(gone, None)
+        horizon = now + self.recheck_s
+        names = {name} | {
+            n for n in self._used if (s := self._seen.get(n)) and s.until_s <= horizon
+        }
+        task = self._reading = asyncio.ensure_future(self._read_now(sorted(names)))
+        try:
+            await asyncio.shield(task)
+        finally:
+            if self._reading is task:
+                self._reading = None
+
+    async def _read_now(self, names: list[str]) -> None:
+        self.reads += 1
+        found = await asyncio.to_thread(self.users.statuses, names)
+        for name in names:
+            self.remember(name, found.get(name))
 
 
 def _newer(principal: Principal, seen: _Seen) -> bool:
