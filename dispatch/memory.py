@@ -42,21 +42,14 @@ class InMemoryRepository:
                 if versions.get(key, 0) != version:
                     raise ConcurrencyConflict(f"{key} changed (now {versions.get(key, 0)})")
             created = None if idempotency_key is None else self._created(events, idempotency_key)
-            stored = []
-            seq = self._last_seq
-            if self.single_writer:
+            stored = [ev.StoredEvent(seq, e) for seq, e in enumerate(events, self._last_seq + 1)]
+            if not self.single_writer:
                 for e in events:
-                    seq += 1
-                    stored.append(ev.StoredEvent(seq, e))
-            else:
-                for e in events:
-                    seq += 1
-                    stored.append(ev.StoredEvent(seq, e))
                     for key in entity_keys(e):
                         versions[key] = versions.get(key, 0) + 1
             if idempotency_key is not None and created is not None:
                 self._keys[idempotency_key] = created
-            self._last_seq = seq
+            self._last_seq += len(stored)
             if self._keep:
                 self._events.extend(stored)
             return stored
