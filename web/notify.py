@@ -7,12 +7,16 @@ dispatch service catch up with the log (`load_events(after last seq)`), and the 
 those events to its subscribers: the hub (in seq order, gap-free) and the acknowledgement
 timers. After a lost connection it reconnects with backoff and catches up at once (a
 notification sent while it was away is not replayed by PostgreSQL); a slow poll covers the rest.
+
+Other channels may ride on the same connection (`add_channel`: a name and a handler of the
+payload), e.g. the planner's job messages (web.routes_planner); they are not replayed either.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable
 
 import psycopg
@@ -41,6 +45,8 @@ class NotifyBridge:
         wait_s: float = 0.5,
     ) -> None:
         self._url = libpq_url(url)
+        self._channels: dict[str, Callable[[str], None]] = {}
+        self._listening: set[str] = set()  # on the current connection
         self._catch_up = catch_up
         self._last_seq = last_seq
         self._poll_s = poll_s
@@ -55,6 +61,25 @@ class NotifyBridge:
     def start(self) -> None:
         self._thread.start()
 
+    def add_channel(self, channel: str, handler: Callable[[str], None]) -> Callable[[], None]:
+        """Also LISTEN on `channel` (within `wait_s`), calling `handler(payload)` in the
+        listener's thread; returns the function that stops delivering to it."""
+        self._channels = self._channels | {channel: handler}  # replaced whole: no lock needed
+
+        def remove() -> None:
+            self._channels = {k: v for k, v in self._channels.items() if k != channel}
+
+        return remove
+
+    def wait_listening(self, channel: str, timeout_s: float) -> bool:
+        """Wait until the listener LISTENs on `channel`; False if it did not in time."""
+        deadline = time.monotonic() + timeout_s
+        while channel not in self._listening:
+            if time.monotonic() >= deadline or self._stop.is_set():
+                return False
+            time.sleep(0.02)
+        return True
+
     def stop(self, timeout_s: float = 5.0) -> None:
         self._stop.set()
         self._thread.join(timeout=timeout_s)
@@ -65,6 +90,8 @@ class NotifyBridge:
             try:
                 with psycopg.connect(self._url, autocommit=True, connect_timeout=3) as conn:
                     conn.execute(f"LISTEN {CHANNEL}")
+                    self._listening = set()
+                    self._listen_more(conn)
                     self.connected.set()
                     backoff_s = 0.2
                     self._sync()  # whatever was committed while we were not listening
@@ -81,9 +108,12 @@ class NotifyBridge:
         idle_s = 0.0
         while not self._stop.is_set():
             synced = False
+            self._listen_more(conn)
             for note in conn.notifies(timeout=self._wait_s):
                 self.notifications += 1
-                if note.payload.isdigit() and int(note.payload) > self._last_seq():
+                if note.channel != CHANNEL:
+                    self._deliver(note.channel, note.payload)
+                elif note.payload.isdigit() and int(note.payload) > self._last_seq():
                     self._sync()  # at once: this is the path of a live event
                     synced = True
             idle_s = 0.0 if synced else idle_s + self._wait_s
@@ -91,6 +121,20 @@ class NotifyBridge:
                 conn.execute("SELECT 1")  # notices a dead connection even when all is quiet
                 self._sync()
                 idle_s = 0.0
+
+    def _listen_more(self, conn: psycopg.Connection) -> None:
+        for channel in set(self._channels) - self._listening:
+            conn.execute(f"LISTEN {channel}")
+            self._listening.add(channel)
+
+    def _deliver(self, channel: str, payload: str) -> None:
+        handler = self._channels.get(channel)
+        if handler is None:  # removed meanwhile
+            return
+        try:
+            handler(payload)
+        except Exception:  # a bad message must not stop the listener
+            log.exception("handling a notification on %s failed", channel)
 
     def _sync(self) -> None:
         try:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Annotated, Any
@@ -20,29 +21,46 @@ from pydantic import Field
 from dispatch.errors import Conflict, NotFound, ValidationError
 from web import planner_catalog as catalog
 from web.context import Context, get_context
+from web.notify import NotifyBridge
 from web.planner_jobs import Job, JobState, PlannerJobs
+from web.planner_store import CHANNEL as PLANNER_CHANNEL
 from web.schemas import Strict
 from web.security.accounts import Role, current_principal
 
 API = "/api/v1/planner"
+LISTEN_WAIT_S = 3.0  # at start-up, for the NOTIFY listener to hear other processes' jobs
 TEMPLATES = Path(__file__).parent / "templates"
+log = logging.getLogger(__name__)
 
 
 @contextlib.asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-    """The app's job queue, started after the app's context exists and closed before it goes."""
+    """The app's job queue, started after the app's context exists and closed before it goes.
+    Jobs left behind by a server that is gone are marked failed first; on PostgreSQL the
+    other processes' job messages come in through the NOTIFY bridge (web.notify)."""
     ctx: Context = app.state.ctx
     jobs = PlannerJobs(
+        database_url=ctx.settings.database_url,
+        folder=ctx.settings.planner_folder(),
         graph_dir=ctx.settings.graph_dir,
         graph_sha256=ctx.router.meta.get("arrays_sha256"),
         snap_max_m=float(ctx.router.snap_max_m),
         publish=ctx.hub.publish_threadsafe,
         max_running=ctx.settings.planner_max_running,
     )
+    await asyncio.to_thread(jobs.recover)
     app.state.planner_jobs = jobs
+    bridge: NotifyBridge | None = getattr(app.state, "notify", None)  # PostgreSQL only
+    unlisten = None
+    if bridge is not None:
+        unlisten = bridge.add_channel(PLANNER_CHANNEL, jobs.heard)
+        if not await asyncio.to_thread(bridge.wait_listening, PLANNER_CHANNEL, LISTEN_WAIT_S):
+            log.warning("not yet listening for other processes' planner jobs")
     try:
         yield
     finally:
+        if unlisten is not None:
+            unlisten()
         await asyncio.to_thread(jobs.close)
 
 
@@ -154,9 +172,11 @@ def start_job(ctx: Ctx, jobs: Jobs, body: StartRun) -> dict[str, Any]:
     return job.status()
 
 
-@router.get(f"{API}/jobs", tags=["planner"], summary="Every job of this server, newest first")
+@router.get(
+    f"{API}/jobs", tags=["planner"], summary="Every job, of every server process, newest first"
+)
 def list_jobs(jobs: Jobs) -> list[dict[str, Any]]:
-    return [job.status() for job in sorted(jobs.all(), key=lambda j: -j.created_s)]
+    return [job.status() for job in jobs.all()]
 
 
 @router.get(f"{API}/jobs/{{job_id}}", tags=["planner"], summary="A job's state and progress")

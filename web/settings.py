@@ -7,6 +7,7 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+from sqlalchemy import make_url
 
 DEV_SECRET = "development-only-secret-change-me"
 
@@ -67,6 +68,18 @@ class Settings(BaseSettings):
     # Planner page (web.routes_planner): more scenario files, simulations run at once.
     planner_scenario_dir: Path | None = None  # None: only the packaged data/scenarios
     planner_max_running: int = Field(default=1, ge=1, description="simulation processes at once")
+    # Planner jobs' full results, kept across restarts (every server process must see the
+    # same folder). None: `planner/` beside the embedded SQLite file, else var/planner.
+    planner_dir: Path | None = None
+
+    def planner_folder(self) -> Path:
+        """Where planner jobs keep their results (see `planner_dir`)."""
+        if self.planner_dir is not None:
+            return self.planner_dir
+        url = make_url(self.database_url)
+        if url.get_backend_name() == "sqlite" and url.database:
+            return Path(url.database).parent / "planner"
+        return Path("var/planner")
 
     @model_validator(mode="after")
     def _no_dev_secret_in_production(self) -> Settings:

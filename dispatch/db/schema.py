@@ -112,3 +112,31 @@ audit_log = sa.Table(
     sa.Index("ix_audit_log_at_s", "at_s"),
     sa.Index("ix_audit_log_actor_at_s", "actor", "at_s"),
 )
+
+# The planner page's simulation jobs (migration 0004; web.planner_store): one row per job,
+# shared by every server process. `instance` is the server process that runs the job and
+# `heartbeat_s` its last sign of life; a job whose server is gone is marked failed.
+planner_jobs = sa.Table(
+    "planner_jobs",
+    metadata,
+    sa.Column("job_id", sa.String(32), primary_key=True),
+    sa.Column("scenario", sa.String(100), nullable=False),
+    sa.Column("owner", sa.String(64), nullable=False),
+    sa.Column("days", sa.Float(), nullable=True),
+    sa.Column("replications", sa.Integer(), nullable=True),
+    sa.Column("hour_local", sa.Float(), nullable=False),
+    sa.Column("state", sa.String(16), nullable=False),
+    sa.Column("fraction", sa.Float(), nullable=False),
+    sa.Column("message", sa.Text(), nullable=False),
+    sa.Column("error", sa.Text(), nullable=True),
+    sa.Column("created_s", sa.Float(), nullable=False),
+    sa.Column("started_s", sa.Float(), nullable=True),
+    sa.Column("finished_s", sa.Float(), nullable=True),
+    sa.Column("result", JSON_TYPE, nullable=True),  # {"kpis", "layers"} of a finished job
+    sa.Column("cancel_requested", sa.Boolean(), nullable=False, server_default=sa.false()),
+    sa.Column("instance", sa.String(200), nullable=False),
+    sa.Column("heartbeat_s", sa.Float(), nullable=False),
+    sa.Index("ix_planner_jobs_state", "state"),
+    sa.Index("ix_planner_jobs_owner_state", "owner", "state"),
+    sa.Index("ix_planner_jobs_created_s", "created_s"),
+)

@@ -180,28 +180,38 @@ def test_only_planners_and_admins(planner_server: LiveServer, role: str) -> None
     assert admin.status_code == 200
 
 
-def test_a_failing_run_reports_its_error(scenario_dir: Path, hoankiem_graph_dir: Path) -> None:
+def test_a_failing_run_reports_its_error(
+    scenario_dir: Path, hoankiem_graph_dir: Path, tmp_path: Path
+) -> None:
+    from dispatch.db.migrate import upgrade
     from web.planner_jobs import JobState, PlannerJobs
 
+    url = f"sqlite:///{tmp_path / 'jobs.db'}"
+    upgrade(url)
     told: list[dict[str, Any]] = []
     jobs = PlannerJobs(
+        database_url=url,
+        folder=tmp_path / "planner",
         graph_dir=hoankiem_graph_dir,
         graph_sha256="not-the-served-graph",  # the worker must refuse another graph
         snap_max_m=500.0,
         publish=told.append,
     )
+    jobs.recover()
     try:
-        job = jobs.start(
+        job_id = jobs.start(
             scenario="hk_hq5",
             scenario_file=scenario_dir / "hk_hq5.toml",
             owner="paula",
             days=1,
             replications=1,
             hour_local=8,
-        )
+        ).job_id
         deadline = time.monotonic() + 30
-        while job.state in (JobState.QUEUED, JobState.RUNNING) and time.monotonic() < deadline:
+        while jobs.get(job_id).state in (JobState.QUEUED, JobState.RUNNING):
+            assert time.monotonic() < deadline, "the job did not end"
             time.sleep(0.05)
+        job = jobs.get(job_id)
     finally:
         jobs.close()
     assert job.state is JobState.FAILED and job.result is None
