@@ -5,6 +5,10 @@ graph, on one core, plus replications spread over processes and peak memory.
     .venv/bin/python bench/sim_bench.py --days 30       # shorter; a year is extrapolated
                                                         # (cold start + warm rate x the rest)
 
+The dispatch core runs compiled (mypyc, `dispatch/native.py`) after `.ci/install.sh`; the 1x
+run is repeated on the interpreted core in a child process for the ratio (`--no-interpreted`
+skips it).
+
 Targets (issue 5): one simulated year at ~110 calls a day in under 10 s on one core, under
 100 s at 10x demand. Figures are given as wall time and as this process's CPU time (the
 machine may be shared), and as a ratio to a baseline measured in the same run: the cost of
@@ -28,6 +32,7 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from dispatch import native  # noqa: E402
 from dispatch.simulation.engine import simulate  # noqa: E402
 from dispatch.simulation.runner import world_for  # noqa: E402
 from dispatch.simulation.scenario import load_scenario  # noqa: E402
@@ -123,6 +128,21 @@ def processes(days: float, graph_dir: Path, workers: int) -> dict[str, Any]:
     return out
 
 
+def interpreted(days: float) -> dict[str, Any]:
+    """The 1x run again in a child process on the interpreted dispatch core (the same sources,
+    H115_PURE_PYTHON=1): the compiled core's speed-up, measured in this run."""
+    env = {**os.environ, "H115_PURE_PYTHON": "1"}
+    done = subprocess.run(
+        [sys.executable, __file__, "--only-1x", "--days", str(days)],
+        capture_output=True,
+        text=True,
+        check=True,
+        env=env,
+    )
+    run: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+    return run
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--days", type=float, default=365.0, help="simulated days at 1x")
@@ -130,6 +150,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--process-days", type=float, default=14.0, help="per replication")
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--out", type=Path, default=None, help="also write the JSON here")
+    parser.add_argument(
+        "--no-interpreted", action="store_true", help="skip the 1x run on the interpreted core"
+    )
+    parser.add_argument("--only-1x", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
 
     from routing.engine import Router
@@ -137,13 +161,18 @@ def main(argv: list[str] | None = None) -> int:
     graph_dir = core_graph_dir()
     router = Router.load(graph_dir)
     eta_us = eta_baseline_us(router)
-    result = {
+    if args.only_1x:  # the interpreted comparison's child process
+        print(json.dumps(one_core("baseline_core7", args.days, graph_dir, eta_us)))
+        return 0
+    result: dict[str, Any] = {
         "graph": str(graph_dir.name),
         "baseline_eta_query_us": round(eta_us, 1),
         "one_core": [
             one_core("baseline_core7", args.days, graph_dir, eta_us),
             one_core("demand_x10", args.days_x10 or args.days, graph_dir, eta_us),
         ],
+        "dispatch_core": native.mode(),
+        "interpreted_1x": None if args.no_interpreted else interpreted(args.days),
         "processes": processes(args.process_days, graph_dir, args.workers),
         "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
         "peak_rss_children_mb": round(
@@ -151,6 +180,9 @@ def main(argv: list[str] | None = None) -> int:
         ),
         "load_average": os.getloadavg(),
     }
+    pure = result["interpreted_1x"]
+    if pure is not None:
+        result["compiled_speedup_1x"] = round(pure["cpu_s"] / result["one_core"][0]["cpu_s"], 2)
     text = json.dumps(result, indent=2)
     print(text)
     if args.out:

@@ -33,3 +33,8 @@ class ValidationError(DispatchError):
     def __init__(self, message: str, *, field: str | None = None) -> None:
         super().__init__(message)
         self.field = field
+
+
+class RollbackImpossible(RuntimeError):
+    """An untracked batch failed after changing the state; the state no longer matches the
+    log (only a single-writer log, the simulator's, runs untracked batches)."""

@@ -13,9 +13,10 @@ import types
 import typing
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any, ClassVar
+from typing import Any
 
 from dispatch.errors import ValidationError
+from dispatch.hints import field_hints
 from dispatch.model import CancelReason, EventSource, Point, Priority, UnitStatus, UnitType
 from dispatch.slotinit import fast_init
 
@@ -29,8 +30,17 @@ class Event:
     source: EventSource
     device_at_s: float | None = None
 
-    unit_field: ClassVar[tuple[str, ...]] = ()
-    call_field: ClassVar[tuple[str, ...]] = ()
+    # Immutable: copies are the event itself; pickled by its fields (the generated slot
+    # state writes through the frozen `__setattr__` when the class is compiled by mypyc).
+    def __copy__(self) -> Event:
+        return self
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> Event:
+        return self
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        values = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+        return (_construct, (type(self), values))
 
     @property
     def type(self) -> str:
@@ -38,11 +48,13 @@ class Event:
 
     def unit_ids(self) -> tuple[str, ...]:
         """Units this event changes (their version increments by one)."""
-        return tuple(v for v in (getattr(self, f) for f in self.unit_field) if v is not None)
+        names = ENTITY_FIELDS[type(self)][0]
+        return tuple(v for v in (getattr(self, f) for f in names) if v is not None)
 
     def call_ids(self) -> tuple[str, ...]:
         """Calls this event changes (their version increments by one)."""
-        return tuple(v for v in (getattr(self, f) for f in self.call_field) if v is not None)
+        names = ENTITY_FIELDS[type(self)][1]
+        return tuple(v for v in (getattr(self, f) for f in names) if v is not None)
 
     def entity_keys(self) -> tuple[str, ...]:
         """Keys for optimistic concurrency: `unit:<id>` and `call:<id>`."""
@@ -69,7 +81,6 @@ class UnitRegistered(Event):
     shift: str
     home: Point
     status: UnitStatus
-    unit_field: ClassVar[tuple[str, ...]] = ("unit_id",)
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -85,7 +96,6 @@ class CallCreated(Event):
     notes: str = ""
     caller_device_location: Point | None = None
     citizen_id: str | None = None
-    call_field: ClassVar[tuple[str, ...]] = ("call_id",)
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -101,7 +111,6 @@ class CallUpdated(Event):
     notes: str | None = None
     caller_device_location: Point | None = None
     citizen_id: str | None = None
-    call_field: ClassVar[tuple[str, ...]] = ("call_id",)
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -110,7 +119,6 @@ class CallQueued(Event):
 
     call_id: str
     reason: str = "no_unit_free"
-    call_field: ClassVar[tuple[str, ...]] = ("call_id",)
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -120,8 +128,6 @@ class UnitAssigned(Event):
     call_id: str
     unit_id: str
     eta_s: float | None = None
-    unit_field: ClassVar[tuple[str, ...]] = ("unit_id",)
-    call_field: ClassVar[tuple[str, ...]] = ("call_id",)
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -136,8 +142,6 @@ class UnitDiverted(Event):
     from_call_id: str
     to_call_id: str
     eta_s: float | None = None
-    unit_field: ClassVar[tuple[str, ...]] = ("unit_id",)
-    call_field: ClassVar[tuple[str, ...]] = ("from_call_id", "to_call_id")
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -148,7 +152,6 @@ class UnitAcknowledged(Event):
 
     unit_id: str
     call_id: str
-    call_field: ClassVar[tuple[str, ...]] = ("call_id",)
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -160,8 +163,6 @@ class UnitStatusChanged(Event):
     to_status: UnitStatus
     call_id: str | None = None
     hospital_id: str | None = None
-    unit_field: ClassVar[tuple[str, ...]] = ("unit_id",)
-    call_field: ClassVar[tuple[str, ...]] = ("call_id",)
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -176,8 +177,6 @@ class HospitalChosen(Event):
     overridden: bool = False
     eta_s: float | None = None
     unit_id: str | None = None
-    unit_field: ClassVar[tuple[str, ...]] = ("unit_id",)
-    call_field: ClassVar[tuple[str, ...]] = ("call_id",)
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -187,7 +186,6 @@ class CallCancelled(Event):
     call_id: str
     reason: CancelReason
     note: str = ""
-    call_field: ClassVar[tuple[str, ...]] = ("call_id",)
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -195,7 +193,6 @@ class CallClosed(Event):
     """The job is done: the patient was handed over or treated on scene."""
 
     call_id: str
-    call_field: ClassVar[tuple[str, ...]] = ("call_id",)
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -206,7 +203,6 @@ class PositionReported(Event):
     position: Point
     speed_kph: float | None = None
     heading_deg: float | None = None
-    unit_field: ClassVar[tuple[str, ...]] = ("unit_id",)
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -224,6 +220,15 @@ class StoredEvent:
 
     seq: int
     event: Event
+
+    def __copy__(self) -> StoredEvent:
+        return self
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> StoredEvent:
+        return self
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (StoredEvent, (self.seq, self.event))
 
     def to_dict(self) -> dict[str, Any]:
         return {"seq": self.seq, **self.event.to_dict()}
@@ -252,8 +257,28 @@ EVENT_TYPES: dict[str, type[Event]] = {
         UnitSuggested,
     )
 }
+# Per event class: the fields naming the units and the calls it changes (their versions).
+ENTITY_FIELDS: dict[type[Event], tuple[tuple[str, ...], tuple[str, ...]]] = {
+    UnitRegistered: (("unit_id",), ()),
+    CallCreated: ((), ("call_id",)),
+    CallUpdated: ((), ("call_id",)),
+    CallQueued: ((), ("call_id",)),
+    UnitAssigned: (("unit_id",), ("call_id",)),
+    UnitDiverted: (("unit_id",), ("from_call_id", "to_call_id")),
+    UnitAcknowledged: ((), ("call_id",)),
+    UnitStatusChanged: (("unit_id",), ("call_id",)),
+    HospitalChosen: (("unit_id",), ("call_id",)),
+    CallCancelled: ((), ("call_id",)),
+    CallClosed: ((), ("call_id",)),
+    PositionReported: (("unit_id",), ()),
+    UnitSuggested: ((), ()),
+}
 for _cls in (*EVENT_TYPES.values(), StoredEvent):
     fast_init(_cls)  # millions per simulated year: write slots directly, stay frozen
+
+
+def _construct(cls: type[Event], values: dict[str, Any]) -> Event:
+    return cls(**values)
 
 
 def event_from_dict(data: dict[str, Any]) -> Event:
@@ -262,7 +287,7 @@ def event_from_dict(data: dict[str, Any]) -> Event:
         cls = EVENT_TYPES[data["type"]]
     except KeyError as exc:
         raise ValidationError(f"unknown event type: {data.get('type')!r}") from exc
-    hints = _hints(cls)
+    hints = field_hints(cls)
     kwargs: dict[str, Any] = {}
     try:
         for f in dataclasses.fields(cls):
@@ -271,16 +296,6 @@ def event_from_dict(data: dict[str, Any]) -> Event:
         return cls(**kwargs)
     except (TypeError, ValueError) as exc:
         raise ValidationError(f"malformed {data['type']}: {exc}") from exc
-
-
-_HINTS: dict[str, dict[str, Any]] = {}
-
-
-def _hints(cls: type[Event]) -> dict[str, Any]:
-    name = cls.__name__
-    if name not in _HINTS:
-        _HINTS[name] = typing.get_type_hints(cls)
-    return _HINTS[name]
 
 
 def _dump(value: Any) -> Any:

@@ -13,9 +13,10 @@ from collections.abc import Callable, Sequence
 from typing import TypeVar
 
 from dispatch import events as ev
+from dispatch.errors import RollbackImpossible
 from dispatch.model import DispatchState
 from dispatch.ports import EventRepository
-from dispatch.transitions import Batch, RollbackImpossible, replay, rollback
+from dispatch.transitions import Batch, replay, rollback
 
 T = TypeVar("T")
 Listener = Callable[[Sequence[ev.StoredEvent]], None]
@@ -106,6 +107,8 @@ class LiveLog:
         return read_models() if read_models is not None else replay(self._repo.load_events())
 
     def _catch_up(self) -> None:
+        if not self._tracked:  # a single-writer log holds nothing we did not write
+            return
         newer = self._repo.load_events(after_seq=self._state.last_seq)
         if newer:
             replay(newer, self._state)

@@ -5,11 +5,14 @@ from __future__ import annotations
 import threading
 from collections.abc import Mapping, Sequence
 
+from mypy_extensions import mypyc_attr
+
 from dispatch import events as ev
 from dispatch.errors import ConcurrencyConflict, Conflict, ValidationError
 from dispatch.undo import entity_keys
 
 
+@mypyc_attr(allow_interpreted_subclasses=True)  # tests wrap it (counting, failing writes)
 class InMemoryRepository:
     """Implements `dispatch.ports.EventRepository` in a list; thread-safe, not durable.
 

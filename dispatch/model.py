@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import Any
 
 
 class Priority(StrEnum):
@@ -108,6 +109,17 @@ class Point:
 
     lon: float
     lat: float
+
+    # Immutable: copies are the point itself. Explicit, because the generated slot state
+    # writes through the frozen `__setattr__` when the class is compiled (mypyc).
+    def __copy__(self) -> Point:
+        return self
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> Point:
+        return self
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (Point, (self.lon, self.lat))
 
 
 @dataclass(slots=True)

@@ -48,7 +48,7 @@ class PolicyConfig:
     default_turnout_s: float = 120.0
 
 
-DEFAULT_POLICY = PolicyConfig()
+DEFAULT_POLICY: PolicyConfig = PolicyConfig()
 
 
 @fast_init

@@ -65,6 +65,8 @@ class DispatchService(LiveLog):
         self._options = options
         self._new_id = new_id
         self._flow = Workflow(self._snaps, self._turnout, self._hospitals, options)
+        # told the seconds each recommendation took (the live service's metrics), if set
+        self.recommend_timer: Callable[[float], None] | None = None
         self._register_fleet()
 
     # -- reading ---------------------------------------------------------------------------
@@ -102,6 +104,16 @@ class DispatchService(LiveLog):
     def recommend(self, call_id: str, *, catch_up: bool = True) -> policy.Recommendation:
         """Units ranked by ETA for a call, now. `catch_up=False` skips reading the log first
         (for a commit listener: the state is current, and it must not publish from inside)."""
+        timer = self.recommend_timer
+        if timer is None:
+            return self._recommend(call_id, catch_up)
+        started = time.perf_counter()
+        try:
+            return self._recommend(call_id, catch_up)
+        finally:
+            timer(time.perf_counter() - started)
+
+    def _recommend(self, call_id: str, catch_up: bool) -> policy.Recommendation:
         with self._lock:
             if catch_up:
                 self._catch_up()

@@ -16,7 +16,10 @@ T = TypeVar("T")
 
 
 def fast_init(cls: type[T]) -> type[T]:
-    """Give `cls` (a frozen dataclass with slots) a slot-writing `__init__`; returns `cls`."""
+    """Give `cls` (a frozen dataclass with slots) a slot-writing `__init__`; returns `cls`.
+    A class compiled by mypyc is returned as it is: its native constructor is faster still."""
+    if hasattr(cls, "__mypyc_attrs__"):
+        return cls
     params = dataclasses.fields(cls)  # type: ignore[arg-type]
     flags = vars(cls).get("__dataclass_params__")
     if flags is None or not flags.frozen or "__slots__" not in vars(cls):

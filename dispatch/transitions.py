@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from dispatch import events as ev
-from dispatch.errors import Conflict, InvalidTransition, NotFound
+from dispatch.errors import Conflict, InvalidTransition, NotFound, RollbackImpossible
 from dispatch.model import (
     DIVERTIBLE_STATUSES,
     Assignment,
@@ -35,11 +35,6 @@ from dispatch.undo import (
 
 U = UnitStatus
 C = CallStatus
-
-
-class RollbackImpossible(RuntimeError):
-    """An untracked batch failed after changing the state; the state no longer matches the
-    log (only a single-writer log, the simulator's, runs untracked batches)."""
 
 
 LEGAL_UNIT_TRANSITIONS: dict[UnitStatus, frozenset[UnitStatus]] = {

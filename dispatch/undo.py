@@ -73,8 +73,8 @@ def event_spec(cls: type[ev.Event]) -> EventSpec:
     if spec is None:
         names = {f.name for f in fields(cls)}
         spec = SPECS[cls] = EventSpec(
-            unit_field=tuple(cls.unit_field),
-            call_field=tuple(cls.call_field),
+            unit_field=ev.ENTITY_FIELDS[cls][0],
+            call_field=ev.ENTITY_FIELDS[cls][1],
             unit_attrs=tuple(n for n in ("unit_id",) if n in names),
             call_attrs=tuple(n for n in ("call_id", "from_call_id", "to_call_id") if n in names),
         )

@@ -51,19 +51,8 @@ class Metrics:
         )
 
     def time_recommendations(self, service: Any) -> None:
-        """Wrap the service's `recommend` (this instance only) to observe its latency."""
-        inner = service.recommend
-        histogram = self.recommendations
-
-        @functools.wraps(inner)
-        def recommend(*args: Any, **kwargs: Any) -> Any:
-            started = time.perf_counter()
-            try:
-                return inner(*args, **kwargs)
-            finally:
-                histogram.observe(time.perf_counter() - started)
-
-        service.recommend = recommend
+        """Observe the latency of the service's recommendations (this instance only)."""
+        service.recommend_timer = self.recommendations.observe
 
 
 class LiveCollector(Collector):

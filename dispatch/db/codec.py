@@ -11,9 +11,9 @@ import dataclasses
 import types
 import typing
 from enum import StrEnum
-from functools import cache
 from typing import Any, TypeVar
 
+from dispatch.hints import field_hints
 from dispatch.model import Point
 
 T = TypeVar("T")
@@ -28,15 +28,9 @@ def to_doc(obj: object) -> dict[str, Any]:
 
 def from_doc(cls: type[T], doc: dict[str, Any]) -> T:
     """Decode what `to_doc` produced back into an instance of `cls`."""
-    hints = _hints(cls)  # type: ignore[arg-type]
+    hints = field_hints(cls)
     kwargs = {name: _load(hint, doc[name]) for name, hint in hints.items() if name in doc}
     return cls(**kwargs)
-
-
-@cache
-def _hints(cls: type[Any]) -> dict[str, Any]:
-    names = {f.name for f in dataclasses.fields(cls)}
-    return {k: v for k, v in typing.get_type_hints(cls).items() if k in names}
 
 
 def _dump(value: Any) -> Any:

@@ -74,7 +74,7 @@ class MemoTravelTimes:
         self.hits = 0
         self.misses = 0
 
-    def preload(self, lonlat: Sequence[tuple[float, float]], snaps: Sequence[SnappedPoint]) -> None:
+    def preload(self, lonlat: Sequence[Sequence[float]], snaps: Sequence[SnappedPoint]) -> None:
         """Remember snaps computed in bulk (e.g. every call place, once per world)."""
         for key, snapped in zip(lonlat, snaps, strict=True):
             self._snaps[(float(key[0]), float(key[1]))] = snapped

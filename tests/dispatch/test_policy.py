@@ -7,7 +7,7 @@ import random
 import pytest
 
 from dispatch.errors import Conflict, ValidationError
-from dispatch.model import CallStatus, Point, Priority, UnitStatus, UnitType
+from dispatch.model import CallStatus, CancelReason, Point, Priority, UnitStatus, UnitType
 from dispatch.policy import PolicyConfig, SnapCache, queue_order, rank_hospitals, recommend
 from dispatch.service import DispatchService
 from dispatch.timeline import intervals
@@ -131,7 +131,7 @@ def test_freed_unit_is_suggested_the_oldest_most_urgent_call() -> None:
     new_call(svc, priority=Priority.P1)
     assert svc.get_call(p3).status == CallStatus.QUEUED
     seq = svc.state.last_seq
-    svc.cancel_call(first, reason="no_patient", actor="d1")  # type: ignore[arg-type]
+    svc.cancel_call(first, reason=CancelReason.NO_PATIENT, actor="d1")
     suggested = [s.event for s in svc.events_since(seq) if s.event.type == "UnitSuggested"]
     assert [(e.unit_id, e.call_id) for e in suggested] == [("hq-A1", p1_old)]  # type: ignore[attr-defined]
 

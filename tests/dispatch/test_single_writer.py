@@ -6,11 +6,10 @@ from __future__ import annotations
 
 import pytest
 
-from dispatch.errors import ConcurrencyConflict
+from dispatch.errors import ConcurrencyConflict, RollbackImpossible
 from dispatch.memory import InMemoryRepository
 from dispatch.model import CancelReason, Priority, UnitStatus
 from dispatch.service import DispatchService
-from dispatch.transitions import RollbackImpossible
 from dispatch.views import event_view, recommendation_view
 from tests.dispatch.fakes import FlakyRepository
 from tests.dispatch.helpers import LONG_BIEN, Clock, make_service, new_call
