@@ -83,11 +83,15 @@ def test_a_build_older_than_its_source_is_stale(
     source.write_text("x = 1\n", encoding="utf-8")
     assert native.extension_of("dispatch.model") is None
     assert native.stale(["dispatch.model"]) == []  # nothing built: nothing stale
-    built = package / ("model" + native.importlib.machinery.EXTENSION_SUFFIXES[0])
-    built.write_bytes(b"")
-    os.utime(source, (1_000_000, 1_000_000))
-    os.utime(built, (2_000_000, 2_000_000))
-    assert native.extension_of("dispatch.model") == built
+    suffix = native.importlib.machinery.EXTENSION_SUFFIXES[0]
+    shim = package / ("model" + suffix)
+    library = package / ("_compiled__mypyc" + suffix)
+    shim.write_bytes(b"")
+    library.write_bytes(b"")
+    os.utime(shim, (1_000_000, 1_000_000))  # shims keep their first build's time
+    os.utime(source, (2_000_000, 2_000_000))
+    os.utime(library, (3_000_000, 3_000_000))
+    assert native.extension_of("dispatch.model") == shim
     assert native.stale(["dispatch.model"]) == []
-    os.utime(source, (3_000_000, 3_000_000))  # the source was edited after the build
+    os.utime(source, (4_000_000, 4_000_000))  # the source was edited after the build
     assert native.stale(["dispatch.model"]) == ["dispatch.model"]
