@@ -20,6 +20,7 @@ from sqlalchemy import event as sa_event
 from sqlalchemy import exc as sa_exc
 
 from dispatch.db.errors import StorageUnavailable
+from dispatch.errors import ValidationError
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 EARTH_RADIUS_M = 6_371_008.8  # mean Earth radius (IUGG), as used by PostGIS geography spheres
@@ -45,7 +46,11 @@ def make_engine(url: str, *, echo: bool = False) -> sa.Engine:
         return _sqlite_engine(parsed, echo=echo)
     if parsed.get_backend_name() == "postgresql":
         return sa.create_engine(parsed, echo=echo, pool_pre_ping=True, pool_size=10)
-    raise ValueError(f"unsupported database URL {parsed.render_as_string()!r}")
+    raise ValidationError(
+        f"unsupported database URL {parsed.render_as_string()!r}: use sqlite:/// or "
+        "postgresql+psycopg://",
+        field="database_url",
+    )
 
 
 def _sqlite_engine(url: sa.URL, *, echo: bool) -> sa.Engine:
