@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import Any
 
 from dispatch import events as ev
@@ -24,7 +24,6 @@ from dispatch.model import (
     UnitStatus,
 )
 from dispatch.policy import PolicyConfig, divertible_units, next_call_for
-from dispatch.slotinit import fast_init
 from dispatch.transitions import Batch, call_of, emit, unit_of
 from stations.models import Station, UnitSpec
 
@@ -33,8 +32,7 @@ MAX_DEVICE_AHEAD_S = 300.0  # device clocks may run this far ahead of the server
 MAX_DEVICE_LAG_S = 7 * 86400.0  # an action synced later than this is refused
 
 
-@fast_init
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, init=False)
 class Meta:
     """Who issues a command, from where, and when (server clock; device clock if any)."""
 
@@ -42,6 +40,21 @@ class Meta:
     actor: str
     source: EventSource
     device_at_s: float | None = None
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # copies and pickles rebuild through `__init__`: compiled, a written-out `__init__` is
+        # also what creating the bare object runs, so the default protocol cannot be used
+        return (type(self), tuple(getattr(self, f.name) for f in fields(self)))
+
+    # Written out, one per command: see dispatch.events on why (`HAND_INIT`).
+    def __init__(
+        self, at_s: float, actor: str, source: EventSource, device_at_s: float | None = None
+    ) -> None:
+        object.__setattr__(self, "at_s", at_s)
+        object.__setattr__(self, "actor", actor)
+        object.__setattr__(self, "source", source)
+        object.__setattr__(self, "device_at_s", device_at_s)
+        self.__post_init__()
 
     def __post_init__(self) -> None:
         if not self.actor:

@@ -18,7 +18,12 @@ from typing import Any
 from dispatch.errors import ValidationError
 from dispatch.hints import field_hints
 from dispatch.model import CancelReason, EventSource, Point, Priority, UnitStatus, UnitType
-from dispatch.slotinit import fast_init
+
+# Every event class (and StoredEvent) writes its `__init__` out (dataclass `init=False`): they
+# are built millions of times a simulated year, and compiled (dispatch.native) a written-out
+# `__init__` is native code while the one `dataclasses` generates stays interpreted, several
+# times slower. Each takes exactly the parameters the dataclass would generate (checked against
+# the fields by tests/dispatch/test_native.py); `object.__setattr__` because they are frozen.
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -70,7 +75,7 @@ class Event:
         return out
 
 
-@dataclass(frozen=True, kw_only=True, slots=True)
+@dataclass(frozen=True, kw_only=True, slots=True, init=False)
 class UnitRegistered(Event):
     """A unit joined the fleet (from the fleet data) at its home station."""
 
@@ -82,8 +87,25 @@ class UnitRegistered(Event):
     home: Point
     status: UnitStatus
 
+    def __init__(
+        self, *, at_s: float, actor: str, source: EventSource, device_at_s: float | None = None,
+        unit_id: str, station_id: str, unit_type: UnitType, crew_size: int, shift: str,
+        home: Point, status: UnitStatus,
+    ) -> None:  # fmt: skip
+        object.__setattr__(self, "at_s", at_s)
+        object.__setattr__(self, "actor", actor)
+        object.__setattr__(self, "source", source)
+        object.__setattr__(self, "device_at_s", device_at_s)
+        object.__setattr__(self, "unit_id", unit_id)
+        object.__setattr__(self, "station_id", station_id)
+        object.__setattr__(self, "unit_type", unit_type)
+        object.__setattr__(self, "crew_size", crew_size)
+        object.__setattr__(self, "shift", shift)
+        object.__setattr__(self, "home", home)
+        object.__setattr__(self, "status", status)
 
-@dataclass(frozen=True, kw_only=True, slots=True)
+
+@dataclass(frozen=True, kw_only=True, slots=True, init=False)
 class CallCreated(Event):
     """A call was taken. With a priority it is triaged at once."""
 
@@ -97,8 +119,28 @@ class CallCreated(Event):
     caller_device_location: Point | None = None
     citizen_id: str | None = None
 
+    def __init__(
+        self, *, at_s: float, actor: str, source: EventSource, device_at_s: float | None = None,
+        call_id: str, caller_phone: str, address_text: str, pin: Point, complaint: str = "",
+        priority: Priority | None = None, notes: str = "",
+        caller_device_location: Point | None = None, citizen_id: str | None = None,
+    ) -> None:  # fmt: skip
+        object.__setattr__(self, "at_s", at_s)
+        object.__setattr__(self, "actor", actor)
+        object.__setattr__(self, "source", source)
+        object.__setattr__(self, "device_at_s", device_at_s)
+        object.__setattr__(self, "call_id", call_id)
+        object.__setattr__(self, "caller_phone", caller_phone)
+        object.__setattr__(self, "address_text", address_text)
+        object.__setattr__(self, "pin", pin)
+        object.__setattr__(self, "complaint", complaint)
+        object.__setattr__(self, "priority", priority)
+        object.__setattr__(self, "notes", notes)
+        object.__setattr__(self, "caller_device_location", caller_device_location)
+        object.__setattr__(self, "citizen_id", citizen_id)
 
-@dataclass(frozen=True, kw_only=True, slots=True)
+
+@dataclass(frozen=True, kw_only=True, slots=True, init=False)
 class CallUpdated(Event):
     """Call details changed; fields left `None` are unchanged. Setting a priority triages."""
 
@@ -112,16 +154,48 @@ class CallUpdated(Event):
     caller_device_location: Point | None = None
     citizen_id: str | None = None
 
+    def __init__(
+        self, *, at_s: float, actor: str, source: EventSource, device_at_s: float | None = None,
+        call_id: str, caller_phone: str | None = None, address_text: str | None = None,
+        pin: Point | None = None, complaint: str | None = None, priority: Priority | None = None,
+        notes: str | None = None, caller_device_location: Point | None = None,
+        citizen_id: str | None = None,
+    ) -> None:  # fmt: skip
+        object.__setattr__(self, "at_s", at_s)
+        object.__setattr__(self, "actor", actor)
+        object.__setattr__(self, "source", source)
+        object.__setattr__(self, "device_at_s", device_at_s)
+        object.__setattr__(self, "call_id", call_id)
+        object.__setattr__(self, "caller_phone", caller_phone)
+        object.__setattr__(self, "address_text", address_text)
+        object.__setattr__(self, "pin", pin)
+        object.__setattr__(self, "complaint", complaint)
+        object.__setattr__(self, "priority", priority)
+        object.__setattr__(self, "notes", notes)
+        object.__setattr__(self, "caller_device_location", caller_device_location)
+        object.__setattr__(self, "citizen_id", citizen_id)
 
-@dataclass(frozen=True, kw_only=True, slots=True)
+
+@dataclass(frozen=True, kw_only=True, slots=True, init=False)
 class CallQueued(Event):
     """No unit was free (or its unit was diverted/stood down): the call waits."""
 
     call_id: str
     reason: str = "no_unit_free"
 
+    def __init__(
+        self, *, at_s: float, actor: str, source: EventSource, device_at_s: float | None = None,
+        call_id: str, reason: str = "no_unit_free",
+    ) -> None:  # fmt: skip
+        object.__setattr__(self, "at_s", at_s)
+        object.__setattr__(self, "actor", actor)
+        object.__setattr__(self, "source", source)
+        object.__setattr__(self, "device_at_s", device_at_s)
+        object.__setattr__(self, "call_id", call_id)
+        object.__setattr__(self, "reason", reason)
 
-@dataclass(frozen=True, kw_only=True, slots=True)
+
+@dataclass(frozen=True, kw_only=True, slots=True, init=False)
 class UnitAssigned(Event):
     """A unit was sent to a call (unit: dispatched; call: assigned)."""
 
@@ -129,8 +203,20 @@ class UnitAssigned(Event):
     unit_id: str
     eta_s: float | None = None
 
+    def __init__(
+        self, *, at_s: float, actor: str, source: EventSource, device_at_s: float | None = None,
+        call_id: str, unit_id: str, eta_s: float | None = None,
+    ) -> None:  # fmt: skip
+        object.__setattr__(self, "at_s", at_s)
+        object.__setattr__(self, "actor", actor)
+        object.__setattr__(self, "source", source)
+        object.__setattr__(self, "device_at_s", device_at_s)
+        object.__setattr__(self, "call_id", call_id)
+        object.__setattr__(self, "unit_id", unit_id)
+        object.__setattr__(self, "eta_s", eta_s)
 
-@dataclass(frozen=True, kw_only=True, slots=True)
+
+@dataclass(frozen=True, kw_only=True, slots=True, init=False)
 class UnitDiverted(Event):
     """A unit driving to `from_call_id` was sent to the more urgent `to_call_id` instead.
 
@@ -143,8 +229,21 @@ class UnitDiverted(Event):
     to_call_id: str
     eta_s: float | None = None
 
+    def __init__(
+        self, *, at_s: float, actor: str, source: EventSource, device_at_s: float | None = None,
+        unit_id: str, from_call_id: str, to_call_id: str, eta_s: float | None = None,
+    ) -> None:  # fmt: skip
+        object.__setattr__(self, "at_s", at_s)
+        object.__setattr__(self, "actor", actor)
+        object.__setattr__(self, "source", source)
+        object.__setattr__(self, "device_at_s", device_at_s)
+        object.__setattr__(self, "unit_id", unit_id)
+        object.__setattr__(self, "from_call_id", from_call_id)
+        object.__setattr__(self, "to_call_id", to_call_id)
+        object.__setattr__(self, "eta_s", eta_s)
 
-@dataclass(frozen=True, kw_only=True, slots=True)
+
+@dataclass(frozen=True, kw_only=True, slots=True, init=False)
 class UnitAcknowledged(Event):
     """The crew of a unit sent to a call confirmed it has the job (stops the dispatcher's
     acknowledgement timer). Recorded on the call's current assignment; the unit's status
@@ -153,8 +252,19 @@ class UnitAcknowledged(Event):
     unit_id: str
     call_id: str
 
+    def __init__(
+        self, *, at_s: float, actor: str, source: EventSource, device_at_s: float | None = None,
+        unit_id: str, call_id: str,
+    ) -> None:  # fmt: skip
+        object.__setattr__(self, "at_s", at_s)
+        object.__setattr__(self, "actor", actor)
+        object.__setattr__(self, "source", source)
+        object.__setattr__(self, "device_at_s", device_at_s)
+        object.__setattr__(self, "unit_id", unit_id)
+        object.__setattr__(self, "call_id", call_id)
 
-@dataclass(frozen=True, kw_only=True, slots=True)
+
+@dataclass(frozen=True, kw_only=True, slots=True, init=False)
 class UnitStatusChanged(Event):
     """A unit's status changed; the call it serves follows (on scene, transporting, ...)."""
 
@@ -164,8 +274,23 @@ class UnitStatusChanged(Event):
     call_id: str | None = None
     hospital_id: str | None = None
 
+    def __init__(
+        self, *, at_s: float, actor: str, source: EventSource, device_at_s: float | None = None,
+        unit_id: str, from_status: UnitStatus, to_status: UnitStatus,
+        call_id: str | None = None, hospital_id: str | None = None,
+    ) -> None:  # fmt: skip
+        object.__setattr__(self, "at_s", at_s)
+        object.__setattr__(self, "actor", actor)
+        object.__setattr__(self, "source", source)
+        object.__setattr__(self, "device_at_s", device_at_s)
+        object.__setattr__(self, "unit_id", unit_id)
+        object.__setattr__(self, "from_status", from_status)
+        object.__setattr__(self, "to_status", to_status)
+        object.__setattr__(self, "call_id", call_id)
+        object.__setattr__(self, "hospital_id", hospital_id)
 
-@dataclass(frozen=True, kw_only=True, slots=True)
+
+@dataclass(frozen=True, kw_only=True, slots=True, init=False)
 class HospitalChosen(Event):
     """The destination hospital of a call was chosen (nearest by ETA, or overridden).
 
@@ -178,8 +303,23 @@ class HospitalChosen(Event):
     eta_s: float | None = None
     unit_id: str | None = None
 
+    def __init__(
+        self, *, at_s: float, actor: str, source: EventSource, device_at_s: float | None = None,
+        call_id: str, hospital_id: str, overridden: bool = False, eta_s: float | None = None,
+        unit_id: str | None = None,
+    ) -> None:  # fmt: skip
+        object.__setattr__(self, "at_s", at_s)
+        object.__setattr__(self, "actor", actor)
+        object.__setattr__(self, "source", source)
+        object.__setattr__(self, "device_at_s", device_at_s)
+        object.__setattr__(self, "call_id", call_id)
+        object.__setattr__(self, "hospital_id", hospital_id)
+        object.__setattr__(self, "overridden", overridden)
+        object.__setattr__(self, "eta_s", eta_s)
+        object.__setattr__(self, "unit_id", unit_id)
 
-@dataclass(frozen=True, kw_only=True, slots=True)
+
+@dataclass(frozen=True, kw_only=True, slots=True, init=False)
 class CallCancelled(Event):
     """A call was cancelled with a reason; its unit, if any, is stood down separately."""
 
@@ -187,15 +327,37 @@ class CallCancelled(Event):
     reason: CancelReason
     note: str = ""
 
+    def __init__(
+        self, *, at_s: float, actor: str, source: EventSource, device_at_s: float | None = None,
+        call_id: str, reason: CancelReason, note: str = "",
+    ) -> None:  # fmt: skip
+        object.__setattr__(self, "at_s", at_s)
+        object.__setattr__(self, "actor", actor)
+        object.__setattr__(self, "source", source)
+        object.__setattr__(self, "device_at_s", device_at_s)
+        object.__setattr__(self, "call_id", call_id)
+        object.__setattr__(self, "reason", reason)
+        object.__setattr__(self, "note", note)
 
-@dataclass(frozen=True, kw_only=True, slots=True)
+
+@dataclass(frozen=True, kw_only=True, slots=True, init=False)
 class CallClosed(Event):
     """The job is done: the patient was handed over or treated on scene."""
 
     call_id: str
 
+    def __init__(
+        self, *, at_s: float, actor: str, source: EventSource, device_at_s: float | None = None,
+        call_id: str,
+    ) -> None:  # fmt: skip
+        object.__setattr__(self, "at_s", at_s)
+        object.__setattr__(self, "actor", actor)
+        object.__setattr__(self, "source", source)
+        object.__setattr__(self, "device_at_s", device_at_s)
+        object.__setattr__(self, "call_id", call_id)
 
-@dataclass(frozen=True, kw_only=True, slots=True)
+
+@dataclass(frozen=True, kw_only=True, slots=True, init=False)
 class PositionReported(Event):
     """An AVL fix from a unit's device."""
 
@@ -204,8 +366,22 @@ class PositionReported(Event):
     speed_kph: float | None = None
     heading_deg: float | None = None
 
+    def __init__(
+        self, *, at_s: float, actor: str, source: EventSource, device_at_s: float | None = None,
+        unit_id: str, position: Point, speed_kph: float | None = None,
+        heading_deg: float | None = None,
+    ) -> None:  # fmt: skip
+        object.__setattr__(self, "at_s", at_s)
+        object.__setattr__(self, "actor", actor)
+        object.__setattr__(self, "source", source)
+        object.__setattr__(self, "device_at_s", device_at_s)
+        object.__setattr__(self, "unit_id", unit_id)
+        object.__setattr__(self, "position", position)
+        object.__setattr__(self, "speed_kph", speed_kph)
+        object.__setattr__(self, "heading_deg", heading_deg)
 
-@dataclass(frozen=True, kw_only=True, slots=True)
+
+@dataclass(frozen=True, kw_only=True, slots=True, init=False)
 class UnitSuggested(Event):
     """A unit became free while calls wait: the oldest most urgent call is suggested to it."""
 
@@ -213,13 +389,29 @@ class UnitSuggested(Event):
     call_id: str
     eta_s: float | None = None
 
+    def __init__(
+        self, *, at_s: float, actor: str, source: EventSource, device_at_s: float | None = None,
+        unit_id: str, call_id: str, eta_s: float | None = None,
+    ) -> None:  # fmt: skip
+        object.__setattr__(self, "at_s", at_s)
+        object.__setattr__(self, "actor", actor)
+        object.__setattr__(self, "source", source)
+        object.__setattr__(self, "device_at_s", device_at_s)
+        object.__setattr__(self, "unit_id", unit_id)
+        object.__setattr__(self, "call_id", call_id)
+        object.__setattr__(self, "eta_s", eta_s)
 
-@dataclass(frozen=True, slots=True)
+
+@dataclass(frozen=True, slots=True, init=False)
 class StoredEvent:
     """An event as stored in the log, with its global sequence number (1, 2, ...)."""
 
     seq: int
     event: Event
+
+    def __init__(self, seq: int, event: Event) -> None:
+        object.__setattr__(self, "seq", seq)
+        object.__setattr__(self, "event", event)
 
     def __copy__(self) -> StoredEvent:
         return self
@@ -273,8 +465,7 @@ ENTITY_FIELDS: dict[type[Event], tuple[tuple[str, ...], tuple[str, ...]]] = {
     PositionReported: (("unit_id",), ()),
     UnitSuggested: ((), ()),
 }
-for _cls in (*EVENT_TYPES.values(), StoredEvent):
-    fast_init(_cls)  # millions per simulated year: write slots directly, stay frozen
+HAND_INIT: tuple[str, ...] = (*EVENT_TYPES, "StoredEvent")  # their `__init__` written out
 
 
 def _construct(cls: type[Event], values: dict[str, Any]) -> Event:

@@ -7,7 +7,7 @@ reads them.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from enum import StrEnum
 from typing import Any
 
@@ -103,12 +103,19 @@ class EventSource(StrEnum):
     SIMULATOR = "simulator"
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, init=False)
 class Point:
     """A WGS84 position, GeoJSON order."""
 
     lon: float
     lat: float
+
+    # Written out, built per fix and per pin: see dispatch.events on why (`HAND_INIT`).
+    def __init__(
+        self, lon: float, lat: float,
+    ) -> None:  # fmt: skip
+        object.__setattr__(self, "lon", lon)
+        object.__setattr__(self, "lat", lat)
 
     # Immutable: copies are the point itself. Explicit, because the generated slot state
     # writes through the frozen `__setattr__` when the class is compiled (mypyc).
@@ -122,7 +129,7 @@ class Point:
         return (Point, (self.lon, self.lat))
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, init=False)
 class Assignment:
     """One unit's part in one call; kept forever, even when the unit is diverted away."""
 
@@ -136,8 +143,30 @@ class Assignment:
     clear_s: float | None = None  # unit free again (handover done, or stood down)
     ended: str | None = None  # None while active; "completed", "diverted", "stood_down", ...
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        # copies and pickles rebuild through `__init__`: compiled, a written-out `__init__` is
+        # also what creating the bare object runs, so the default protocol cannot be used
+        return (type(self), tuple(getattr(self, f.name) for f in fields(self)))
 
-@dataclass(slots=True)
+    # Written out, built per call: see dispatch.events on why (`HAND_INIT`).
+    def __init__(
+        self, unit_id: str, dispatched_s: float, acknowledged_s: float | None = None,
+        en_route_s: float | None = None, on_scene_s: float | None = None,
+        left_scene_s: float | None = None, at_hospital_s: float | None = None,
+        clear_s: float | None = None, ended: str | None = None,
+    ) -> None:  # fmt: skip
+        self.unit_id = unit_id
+        self.dispatched_s = dispatched_s
+        self.acknowledged_s = acknowledged_s
+        self.en_route_s = en_route_s
+        self.on_scene_s = on_scene_s
+        self.left_scene_s = left_scene_s
+        self.at_hospital_s = at_hospital_s
+        self.clear_s = clear_s
+        self.ended = ended
+
+
+@dataclass(slots=True, init=False)
 class Call:
     """An emergency call. The pin is authoritative; the caller's device location is only shown."""
 
@@ -161,6 +190,43 @@ class Call:
     closed_s: float | None = None
     assignments: list[Assignment] = field(default_factory=list)
     version: int = 0  # events applied that touch this call (optimistic concurrency)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # copies and pickles rebuild through `__init__`: compiled, a written-out `__init__` is
+        # also what creating the bare object runs, so the default protocol cannot be used
+        return (type(self), tuple(getattr(self, f.name) for f in fields(self)))
+
+    # Written out, built per call: see dispatch.events on why (`HAND_INIT`).
+    def __init__(
+        self, call_id: str, received_s: float, caller_phone: str, address_text: str, pin: Point,
+        complaint: str = "", priority: Priority | None = None, notes: str = "",
+        caller_device_location: Point | None = None, citizen_id: str | None = None,
+        status: CallStatus = CallStatus.RECEIVED, queued_s: float | None = None,
+        unit_id: str | None = None, hospital_id: str | None = None,
+        hospital_overridden: bool = False, cancel_reason: CancelReason | None = None,
+        cancel_note: str = "", closed_s: float | None = None,
+        assignments: list[Assignment] | None = None, version: int = 0,
+    ) -> None:  # fmt: skip
+        self.call_id = call_id
+        self.received_s = received_s
+        self.caller_phone = caller_phone
+        self.address_text = address_text
+        self.pin = pin
+        self.complaint = complaint
+        self.priority = priority
+        self.notes = notes
+        self.caller_device_location = caller_device_location
+        self.citizen_id = citizen_id
+        self.status = status
+        self.queued_s = queued_s
+        self.unit_id = unit_id
+        self.hospital_id = hospital_id
+        self.hospital_overridden = hospital_overridden
+        self.cancel_reason = cancel_reason
+        self.cancel_note = cancel_note
+        self.closed_s = closed_s
+        self.assignments = list() if assignments is None else assignments
+        self.version = version
 
     @property
     def is_open(self) -> bool:

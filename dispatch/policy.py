@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, fields, replace
+from typing import Any
 
 from dispatch.errors import ValidationError
 from dispatch.model import (
@@ -25,7 +26,6 @@ from dispatch.model import (
     UnitType,
 )
 from dispatch.ports import SnappedPoint, TravelTimesError
-from dispatch.slotinit import fast_init
 from dispatch.snaps import HospitalSet as HospitalSet  # re-exported: part of the policy API
 from dispatch.snaps import SnapCache as SnapCache
 from stations.models import Hospital
@@ -51,8 +51,7 @@ class PolicyConfig:
 DEFAULT_POLICY: PolicyConfig = PolicyConfig()
 
 
-@fast_init
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, init=False)
 class Candidate:
     """One unit in a recommendation. `eta_s` = `turnout_s` + `travel_s`; None: unreachable."""
 
@@ -68,6 +67,30 @@ class Candidate:
     rank: int | None = None  # 1 = best; None when unreachable
     diverts_call_id: str | None = None  # set when taking it diverts it from this call
     note: str = ""
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # copies and pickles rebuild through `__init__`: compiled, a written-out `__init__` is
+        # also what creating the bare object runs, so the default protocol cannot be used
+        return (type(self), tuple(getattr(self, f.name) for f in fields(self)))
+
+    # Written out, built per recommended unit: see dispatch.events on why (`HAND_INIT`).
+    def __init__(
+        self, unit_id: str, station_id: str, unit_type: UnitType, status: UnitStatus,
+        eta_s: float | None, travel_s: float | None, turnout_s: float, straight_m: float,
+        origin: Point, rank: int | None = None, diverts_call_id: str | None = None, note: str = "",
+    ) -> None:  # fmt: skip
+        object.__setattr__(self, "unit_id", unit_id)
+        object.__setattr__(self, "station_id", station_id)
+        object.__setattr__(self, "unit_type", unit_type)
+        object.__setattr__(self, "status", status)
+        object.__setattr__(self, "eta_s", eta_s)
+        object.__setattr__(self, "travel_s", travel_s)
+        object.__setattr__(self, "turnout_s", turnout_s)
+        object.__setattr__(self, "straight_m", straight_m)
+        object.__setattr__(self, "origin", origin)
+        object.__setattr__(self, "rank", rank)
+        object.__setattr__(self, "diverts_call_id", diverts_call_id)
+        object.__setattr__(self, "note", note)
 
     @property
     def reachable(self) -> bool:

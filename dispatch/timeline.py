@@ -7,7 +7,8 @@ served the call last. Times are device times where the crew's device stamped the
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
+from typing import Any
 
 from dispatch.model import Assignment, Call
 
@@ -23,7 +24,7 @@ INTERVALS = (
 )
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, init=False)
 class Timeline:
     """Milestones of one call, epoch seconds (None: not reached)."""
 
@@ -38,6 +39,30 @@ class Timeline:
     closed_s: float | None
     unit_id: str | None
     dispatch_count: int
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # copies and pickles rebuild through `__init__`: compiled, a written-out `__init__` is
+        # also what creating the bare object runs, so the default protocol cannot be used
+        return (type(self), tuple(getattr(self, f.name) for f in fields(self)))
+
+    # Written out, built per call: see dispatch.events on why (`HAND_INIT`).
+    def __init__(
+        self, received_s: float, first_dispatched_s: float | None, dispatched_s: float | None,
+        en_route_s: float | None, on_scene_s: float | None, left_scene_s: float | None,
+        at_hospital_s: float | None, clear_s: float | None, closed_s: float | None,
+        unit_id: str | None, dispatch_count: int,
+    ) -> None:  # fmt: skip
+        object.__setattr__(self, "received_s", received_s)
+        object.__setattr__(self, "first_dispatched_s", first_dispatched_s)
+        object.__setattr__(self, "dispatched_s", dispatched_s)
+        object.__setattr__(self, "en_route_s", en_route_s)
+        object.__setattr__(self, "on_scene_s", on_scene_s)
+        object.__setattr__(self, "left_scene_s", left_scene_s)
+        object.__setattr__(self, "at_hospital_s", at_hospital_s)
+        object.__setattr__(self, "clear_s", clear_s)
+        object.__setattr__(self, "closed_s", closed_s)
+        object.__setattr__(self, "unit_id", unit_id)
+        object.__setattr__(self, "dispatch_count", dispatch_count)
 
     def to_dict(self) -> dict[str, float | str | int | None]:
         return asdict(self)

@@ -80,7 +80,7 @@ _CALL_FOLLOWS = {
 }
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, init=False)
 class Batch:
     """Events of one command, not yet stored, the entity versions they were based on, and
     undo records of every entity they touched as it was before (to roll back if storing
@@ -92,6 +92,19 @@ class Batch:
     # False for a log with a single writer (the simulator's): no versions to check and no
     # undo records; a command that fails after emitting cannot be rolled back then.
     tracked: bool = True
+
+    # Written out, one per command: see dispatch.events on why (`HAND_INIT`).
+    def __init__(
+        self,
+        events: list[ev.Event] | None = None,
+        expected_versions: dict[str, int] | None = None,
+        before: dict[tuple[str, str], Undo | None] | None = None,
+        tracked: bool = True,
+    ) -> None:
+        self.events = [] if events is None else events
+        self.expected_versions = {} if expected_versions is None else expected_versions
+        self.before = {} if before is None else before
+        self.tracked = tracked
 
 
 def emit(state: DispatchState, event: ev.Event, batch: Batch) -> ev.Event:

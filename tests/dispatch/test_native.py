@@ -3,8 +3,14 @@ results as the interpreted sources, and never a build older than its source."""
 
 from __future__ import annotations
 
+import copy
+import dataclasses
+import importlib
+import importlib.util
+import inspect
 import json
 import os
+import pickle
 import subprocess
 import sys
 from pathlib import Path
@@ -95,3 +101,127 @@ def test_a_build_older_than_its_source_is_stale(
     assert native.stale(["dispatch.model"]) == []
     os.utime(source, (4_000_000, 4_000_000))  # the source was edited after the build
     assert native.stale(["dispatch.model"]) == ["dispatch.model"]
+
+
+def _written_out() -> list[type]:
+    """Every class whose `__init__` is written out (see dispatch.events `HAND_INIT`)."""
+    from dispatch import events as ev
+    from dispatch.commands import Meta
+    from dispatch.model import Assignment, Call, Point
+    from dispatch.policy import Candidate
+    from dispatch.timeline import Timeline
+    from dispatch.transitions import Batch
+
+    return [*ev.EVENT_TYPES.values(), ev.StoredEvent, Meta, Batch, Point, Assignment, Call,
+            Timeline, Candidate]  # fmt: skip
+
+
+def test_every_dataclass_written_out_is_checked() -> None:
+    """A dataclass of the compiled modules with `init=False` must be in the list above."""
+    listed = {c.__qualname__ for c in _written_out()}
+    for name in native.COMPILED:
+        module = importlib.import_module(name)
+        for value in vars(module).values():
+            params = getattr(value, "__dataclass_params__", None)
+            ours = isinstance(value, type) and value.__module__ == name
+            if ours and params is not None and not params.init:
+                assert value.__qualname__ in listed, f"{name}.{value.__qualname__}"
+
+
+@pytest.mark.parametrize("cls", _written_out(), ids=lambda c: c.__name__)
+def test_each_written_out_init_takes_exactly_the_dataclass_parameters(cls: type) -> None:
+    """What `dataclasses` would generate: every field, in order, keyword-only where the field
+    is, with its default (a default factory: None, filled in by the `__init__`)."""
+    assert not vars(cls)["__dataclass_params__"].init
+    twin = _interpreted_twin(cls)  # compiled, some signatures are not introspectable
+    params = list(inspect.signature(twin).parameters.values())
+    fields = dataclasses.fields(twin)
+    assert [p.name for p in params] == [f.name for f in fields]
+    for p, f in zip(params, fields, strict=True):
+        kind = (
+            inspect.Parameter.KEYWORD_ONLY if f.kw_only else inspect.Parameter.POSITIONAL_OR_KEYWORD
+        )
+        assert p.kind == kind, f.name
+        if f.default is not dataclasses.MISSING:
+            assert p.default == f.default, f.name
+        elif f.default_factory is not dataclasses.MISSING:
+            assert p.default is None, f.name
+        else:
+            assert p.default is inspect.Parameter.empty, f.name
+
+
+def _interpreted_twin(cls: type) -> type:
+    """The class as its source defines it, from a fresh interpreted load of its module."""
+    source = native.source_of(cls.__module__)
+    spec = importlib.util.spec_from_file_location(f"_twin_{cls.__module__}", source)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up while decorating
+    try:
+        spec.loader.exec_module(module)
+    finally:
+        del sys.modules[spec.name]
+    twin: type = getattr(module, cls.__qualname__)
+    return twin
+
+
+@pytest.mark.parametrize("cls", _written_out(), ids=lambda c: c.__name__)
+def test_each_written_out_init_sets_every_field(cls: type) -> None:
+    values: dict[str, Any] = {}
+    for f in dataclasses.fields(cls):
+        values[f.name] = _sample(cls.__name__, f.name)
+    made = cls(**values)
+    assert {f.name: getattr(made, f.name) for f in dataclasses.fields(cls)} == values
+    # copies and pickles too (compiled, they cannot create a bare object and fill it in)
+    assert copy.deepcopy(made) == made and copy.copy(made) == made
+    assert pickle.loads(pickle.dumps(made)) == made
+
+
+def _sample(owner: str, name: str) -> Any:
+    """A distinct value per field name, of a type the field accepts."""
+    from dispatch import events as ev
+    from dispatch.model import (
+        CallStatus,
+        CancelReason,
+        EventSource,
+        Point,
+        Priority,
+        UnitStatus,
+        UnitType,
+    )
+
+    if (owner, name) == ("Call", "status"):
+        return CallStatus.ASSIGNED
+    special: dict[str, Any] = {
+        "source": EventSource.CREW,
+        "cancel_reason": CancelReason.NO_PATIENT,
+        "assignments": [],
+        "version": 4,
+        "dispatch_count": 2,
+        "rank": 1,
+        "hospital_overridden": True,
+        "origin": Point(105.84, 21.04),
+        "unit_type": UnitType.AMBULANCE,
+        "status": UnitStatus.ON_SCENE,
+        "from_status": UnitStatus.EN_ROUTE,
+        "to_status": UnitStatus.ON_SCENE,
+        "priority": Priority.P2,
+        "reason": CancelReason.HOAX,
+        "home": Point(105.8, 21.0),
+        "pin": Point(105.81, 21.01),
+        "position": Point(105.82, 21.02),
+        "caller_device_location": Point(105.83, 21.03),
+        "crew_size": 3,
+        "seq": 7,
+        "overridden": True,
+        "tracked": False,
+        "event": ev.CallClosed(at_s=1.0, actor="a", source=EventSource.CREW, call_id="c"),
+        "events": [],
+        "expected_versions": {"unit:A1": 2},
+        "before": {},
+    }
+    if name in special:
+        return special[name]
+    if name.endswith("_s") or name.endswith(("_kph", "_deg", "_m")) or name in ("lon", "lat"):
+        return float(len(name))
+    return f"v-{name}"
