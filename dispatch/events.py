@@ -47,6 +47,15 @@ class Event:
         values = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
         return (_construct, (type(self), values))
 
+    def _init_event(
+        self, at_s: float, actor: str, source: EventSource, device_at_s: float | None
+    ) -> None:
+        """The fields every event has, for the subclasses' written-out `__init__`s."""
+        object.__setattr__(self, "at_s", at_s)
+        object.__setattr__(self, "actor", actor)
+        object.__setattr__(self, "source", source)
+        object.__setattr__(self, "device_at_s", device_at_s)
+
     @property
     def type(self) -> str:
         return type(self).__name__
@@ -92,10 +101,7 @@ class UnitRegistered(Event):
         unit_id: str, station_id: str, unit_type: UnitType, crew_size: int, shift: str,
         home: Point, status: UnitStatus,
     ) -> None:  # fmt: skip
-        object.__setattr__(self, "at_s", at_s)
-        object.__setattr__(self, "actor", actor)
-        object.__setattr__(self, "source", source)
-        object.__setattr__(self, "device_at_s", device_at_s)
+        self._init_event(at_s, actor, source, device_at_s)
         object.__setattr__(self, "unit_id", unit_id)
         object.__setattr__(self, "station_id", station_id)
         object.__setattr__(self, "unit_type", unit_type)
@@ -125,10 +131,7 @@ class CallCreated(Event):
         priority: Priority | None = None, notes: str = "",
         caller_device_location: Point | None = None, citizen_id: str | None = None,
     ) -> None:  # fmt: skip
-        object.__setattr__(self, "at_s", at_s)
-        object.__setattr__(self, "actor", actor)
-        object.__setattr__(self, "source", source)
-        object.__setattr__(self, "device_at_s", device_at_s)
+        self._init_event(at_s, actor, source, device_at_s)
         object.__setattr__(self, "call_id", call_id)
         object.__setattr__(self, "caller_phone", caller_phone)
         object.__setattr__(self, "address_text", address_text)
@@ -161,10 +164,7 @@ class CallUpdated(Event):
         notes: str | None = None, caller_device_location: Point | None = None,
         citizen_id: str | None = None,
     ) -> None:  # fmt: skip
-        object.__setattr__(self, "at_s", at_s)
-        object.__setattr__(self, "actor", actor)
-        object.__setattr__(self, "source", source)
-        object.__setattr__(self, "device_at_s", device_at_s)
+        self._init_event(at_s, actor, source, device_at_s)
         object.__setattr__(self, "call_id", call_id)
         object.__setattr__(self, "caller_phone", caller_phone)
         object.__setattr__(self, "address_text", address_text)
@@ -187,10 +187,7 @@ class CallQueued(Event):
         self, *, at_s: float, actor: str, source: EventSource, device_at_s: float | None = None,
         call_id: str, reason: str = "no_unit_free",
     ) -> None:  # fmt: skip
-        object.__setattr__(self, "at_s", at_s)
-        object.__setattr__(self, "actor", actor)
-        object.__setattr__(self, "source", source)
-        object.__setattr__(self, "device_at_s", device_at_s)
+        self._init_event(at_s, actor, source, device_at_s)
         object.__setattr__(self, "call_id", call_id)
         object.__setattr__(self, "reason", reason)
 
@@ -207,10 +204,7 @@ class UnitAssigned(Event):
         self, *, at_s: float, actor: str, source: EventSource, device_at_s: float | None = None,
         call_id: str, unit_id: str, eta_s: float | None = None,
     ) -> None:  # fmt: skip
-        object.__setattr__(self, "at_s", at_s)
-        object.__setattr__(self, "actor", actor)
-        object.__setattr__(self, "source", source)
-        object.__setattr__(self, "device_at_s", device_at_s)
+        self._init_event(at_s, actor, source, device_at_s)
         object.__setattr__(self, "call_id", call_id)
         object.__setattr__(self, "unit_id", unit_id)
         object.__setattr__(self, "eta_s", eta_s)
@@ -233,10 +227,7 @@ class UnitDiverted(Event):
         self, *, at_s: float, actor: str, source: EventSource, device_at_s: float | None = None,
         unit_id: str, from_call_id: str, to_call_id: str, eta_s: float | None = None,
     ) -> None:  # fmt: skip
-        object.__setattr__(self, "at_s", at_s)
-        object.__setattr__(self, "actor", actor)
-        object.__setattr__(self, "source", source)
-        object.__setattr__(self, "device_at_s", device_at_s)
+        self._init_event(at_s, actor, source, device_at_s)
         object.__setattr__(self, "unit_id", unit_id)
         object.__setattr__(self, "from_call_id", from_call_id)
         object.__setattr__(self, "to_call_id", to_call_id)
@@ -256,10 +247,7 @@ class UnitAcknowledged(Event):
         self, *, at_s: float, actor: str, source: EventSource, device_at_s: float | None = None,
         unit_id: str, call_id: str,
     ) -> None:  # fmt: skip
-        object.__setattr__(self, "at_s", at_s)
-        object.__setattr__(self, "actor", actor)
-        object.__setattr__(self, "source", source)
-        object.__setattr__(self, "device_at_s", device_at_s)
+        self._init_event(at_s, actor, source, device_at_s)
         object.__setattr__(self, "unit_id", unit_id)
         object.__setattr__(self, "call_id", call_id)
 
@@ -279,10 +267,7 @@ class UnitStatusChanged(Event):
         unit_id: str, from_status: UnitStatus, to_status: UnitStatus,
         call_id: str | None = None, hospital_id: str | None = None,
     ) -> None:  # fmt: skip
-        object.__setattr__(self, "at_s", at_s)
-        object.__setattr__(self, "actor", actor)
-        object.__setattr__(self, "source", source)
-        object.__setattr__(self, "device_at_s", device_at_s)
+        self._init_event(at_s, actor, source, device_at_s)
         object.__setattr__(self, "unit_id", unit_id)
         object.__setattr__(self, "from_status", from_status)
         object.__setattr__(self, "to_status", to_status)
@@ -308,10 +293,7 @@ class HospitalChosen(Event):
         call_id: str, hospital_id: str, overridden: bool = False, eta_s: float | None = None,
         unit_id: str | None = None,
     ) -> None:  # fmt: skip
-        object.__setattr__(self, "at_s", at_s)
-        object.__setattr__(self, "actor", actor)
-        object.__setattr__(self, "source", source)
-        object.__setattr__(self, "device_at_s", device_at_s)
+        self._init_event(at_s, actor, source, device_at_s)
         object.__setattr__(self, "call_id", call_id)
         object.__setattr__(self, "hospital_id", hospital_id)
         object.__setattr__(self, "overridden", overridden)
@@ -331,10 +313,7 @@ class CallCancelled(Event):
         self, *, at_s: float, actor: str, source: EventSource, device_at_s: float | None = None,
         call_id: str, reason: CancelReason, note: str = "",
     ) -> None:  # fmt: skip
-        object.__setattr__(self, "at_s", at_s)
-        object.__setattr__(self, "actor", actor)
-        object.__setattr__(self, "source", source)
-        object.__setattr__(self, "device_at_s", device_at_s)
+        self._init_event(at_s, actor, source, device_at_s)
         object.__setattr__(self, "call_id", call_id)
         object.__setattr__(self, "reason", reason)
         object.__setattr__(self, "note", note)
@@ -350,10 +329,7 @@ class CallClosed(Event):
         self, *, at_s: float, actor: str, source: EventSource, device_at_s: float | None = None,
         call_id: str,
     ) -> None:  # fmt: skip
-        object.__setattr__(self, "at_s", at_s)
-        object.__setattr__(self, "actor", actor)
-        object.__setattr__(self, "source", source)
-        object.__setattr__(self, "device_at_s", device_at_s)
+        self._init_event(at_s, actor, source, device_at_s)
         object.__setattr__(self, "call_id", call_id)
 
 
@@ -371,10 +347,7 @@ class PositionReported(Event):
         unit_id: str, position: Point, speed_kph: float | None = None,
         heading_deg: float | None = None,
     ) -> None:  # fmt: skip
-        object.__setattr__(self, "at_s", at_s)
-        object.__setattr__(self, "actor", actor)
-        object.__setattr__(self, "source", source)
-        object.__setattr__(self, "device_at_s", device_at_s)
+        self._init_event(at_s, actor, source, device_at_s)
         object.__setattr__(self, "unit_id", unit_id)
         object.__setattr__(self, "position", position)
         object.__setattr__(self, "speed_kph", speed_kph)
@@ -393,10 +366,7 @@ class UnitSuggested(Event):
         self, *, at_s: float, actor: str, source: EventSource, device_at_s: float | None = None,
         unit_id: str, call_id: str, eta_s: float | None = None,
     ) -> None:  # fmt: skip
-        object.__setattr__(self, "at_s", at_s)
-        object.__setattr__(self, "actor", actor)
-        object.__setattr__(self, "source", source)
-        object.__setattr__(self, "device_at_s", device_at_s)
+        self._init_event(at_s, actor, source, device_at_s)
         object.__setattr__(self, "unit_id", unit_id)
         object.__setattr__(self, "call_id", call_id)
         object.__setattr__(self, "eta_s", eta_s)
