@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from typing import Any
 
 from dispatch import events as ev
@@ -22,6 +22,7 @@ from dispatch.model import (
     Point,
     Priority,
     UnitStatus,
+    rebuilt_by_init,
 )
 from dispatch.policy import PolicyConfig, divertible_units, next_call_for
 from dispatch.transitions import Batch, call_of, emit, unit_of
@@ -42,9 +43,7 @@ class Meta:
     device_at_s: float | None = None
 
     def __reduce__(self) -> tuple[Any, ...]:
-        # copies and pickles rebuild through `__init__`: compiled, a written-out `__init__` is
-        # also what creating the bare object runs, so the default protocol cannot be used
-        return (type(self), tuple(getattr(self, f.name) for f in fields(self)))
+        return rebuilt_by_init(self)
 
     # Written out, one per command: see dispatch.events on why (`HAND_INIT`).
     def __init__(

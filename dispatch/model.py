@@ -103,6 +103,13 @@ class EventSource(StrEnum):
     SIMULATOR = "simulator"
 
 
+def rebuilt_by_init(obj: Any) -> tuple[Any, ...]:
+    """`__reduce__` of a dataclass that writes its `__init__` out: copies and pickles call that
+    `__init__` with every field. Compiled (dispatch.native), its `__init__` is also what making
+    a bare object runs, so the default protocol (make bare, then fill in) cannot be used."""
+    return (type(obj), tuple(getattr(obj, f.name) for f in fields(obj)))
+
+
 @dataclass(frozen=True, slots=True, init=False)
 class Point:
     """A WGS84 position, GeoJSON order."""
@@ -144,9 +151,7 @@ class Assignment:
     ended: str | None = None  # None while active; "completed", "diverted", "stood_down", ...
 
     def __reduce__(self) -> tuple[Any, ...]:
-        # copies and pickles rebuild through `__init__`: compiled, a written-out `__init__` is
-        # also what creating the bare object runs, so the default protocol cannot be used
-        return (type(self), tuple(getattr(self, f.name) for f in fields(self)))
+        return rebuilt_by_init(self)
 
     # Written out, built per call: see dispatch.events on why (`HAND_INIT`).
     def __init__(
@@ -192,9 +197,7 @@ class Call:
     version: int = 0  # events applied that touch this call (optimistic concurrency)
 
     def __reduce__(self) -> tuple[Any, ...]:
-        # copies and pickles rebuild through `__init__`: compiled, a written-out `__init__` is
-        # also what creating the bare object runs, so the default protocol cannot be used
-        return (type(self), tuple(getattr(self, f.name) for f in fields(self)))
+        return rebuilt_by_init(self)
 
     # Written out, built per call: see dispatch.events on why (`HAND_INIT`).
     def __init__(

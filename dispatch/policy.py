@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, replace
 from typing import Any
 
 from dispatch.errors import ValidationError
@@ -24,6 +24,7 @@ from dispatch.model import (
     Unit,
     UnitStatus,
     UnitType,
+    rebuilt_by_init,
 )
 from dispatch.ports import SnappedPoint, TravelTimesError
 from dispatch.snaps import HospitalSet as HospitalSet  # re-exported: part of the policy API
@@ -69,9 +70,7 @@ class Candidate:
     note: str = ""
 
     def __reduce__(self) -> tuple[Any, ...]:
-        # copies and pickles rebuild through `__init__`: compiled, a written-out `__init__` is
-        # also what creating the bare object runs, so the default protocol cannot be used
-        return (type(self), tuple(getattr(self, f.name) for f in fields(self)))
+        return rebuilt_by_init(self)
 
     # Written out, built per recommended unit: see dispatch.events on why (`HAND_INIT`).
     def __init__(

@@ -7,10 +7,10 @@ served the call last. Times are device times where the crew's device stamped the
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass
 from typing import Any
 
-from dispatch.model import Assignment, Call
+from dispatch.model import Assignment, Call, rebuilt_by_init
 
 INTERVALS = (
     "call_to_dispatch_s",
@@ -41,9 +41,7 @@ class Timeline:
     dispatch_count: int
 
     def __reduce__(self) -> tuple[Any, ...]:
-        # copies and pickles rebuild through `__init__`: compiled, a written-out `__init__` is
-        # also what creating the bare object runs, so the default protocol cannot be used
-        return (type(self), tuple(getattr(self, f.name) for f in fields(self)))
+        return rebuilt_by_init(self)
 
     # Written out, built per call: see dispatch.events on why (`HAND_INIT`).
     def __init__(
